@@ -1,0 +1,164 @@
+package directives
+
+import (
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/zonesync/zonesync/directives/value"
+	"github.com/zonesync/zonesync/grammar"
+)
+
+// The main level and events block: nginx's core and events modules.
+func init() {
+	Register("worker_processes", Main, Def{Set: setWorkerProcesses, Default: 1, DefaultDoc: "1",
+		Doc: "Number of worker processes; zonesync runs one process and uses it to size its Go scheduler (see docs/differences.md)."})
+	Register("pid", Main, Def{Set: setString, Default: "logs/zonesync.pid", DefaultDoc: "logs/zonesync.pid",
+		Doc: "File that holds the process ID of the running node."})
+	Register("daemon", Main, Def{Set: setFlag, Default: false, DefaultDoc: "off",
+		Doc: "zonesync always runs in the foreground; \"on\" is accepted and logged once."})
+	Register("master_process", Main, Def{Set: setFlag, Default: true, DefaultDoc: "on"})
+	Register("user", Main, Def{Set: setUser, Doc: "User and group of the worker processes (checked, as nginx checks them, when run as root)."})
+	Register("error_log", Main, Def{Set: setErrorLog, Multi: true, DefaultDoc: "stderr error",
+		Doc: "Where and from which level the node logs."})
+	Register("load_module", Main, Def{Set: setString, Multi: true,
+		Doc: "Accepted and ignored: every module is built into zonesync."})
+	Register("worker_connections", Events, Def{Set: setWorkerConnections, Default: 512, DefaultDoc: "512",
+		Doc: "Maximum number of simultaneous connections of the node."})
+	finalChecks = append(finalChecks, checkEvents)
+}
+
+// setFlag is ngx_conf_set_flag_slot.
+func setFlag(_ *Loader, _ *Level, d *grammar.Directive) (any, error) { return flagValue(d) }
+
+// setString is ngx_conf_set_str_slot.
+func setString(_ *Loader, _ *Level, d *grammar.Directive) (any, error) { return d.Args[0], nil }
+
+// setNumber is ngx_conf_set_num_slot.
+func setNumber(_ *Loader, _ *Level, d *grammar.Directive) (any, error) {
+	n, err := value.Number(d.Args[0])
+	if err != nil {
+		return nil, Msg("invalid number")
+	}
+	return n, nil
+}
+
+// setSize is ngx_conf_set_size_slot.
+func setSize(_ *Loader, _ *Level, d *grammar.Directive) (any, error) {
+	n, err := value.Size(d.Args[0])
+	if err != nil {
+		return nil, Msg("invalid value")
+	}
+	return n, nil
+}
+
+// setMsec is ngx_conf_set_msec_slot.
+func setMsec(_ *Loader, _ *Level, d *grammar.Directive) (any, error) {
+	t, err := value.Msec(d.Args[0])
+	if err != nil {
+		return nil, Msg("invalid value")
+	}
+	return t, nil
+}
+
+// setSec is ngx_conf_set_sec_slot.
+func setSec(_ *Loader, _ *Level, d *grammar.Directive) (any, error) {
+	t, err := value.Sec(d.Args[0])
+	if err != nil {
+		return nil, Msg("invalid value")
+	}
+	return t, nil
+}
+
+// setWorkerProcesses takes a number or "auto" (the number of CPUs).
+func setWorkerProcesses(_ *Loader, _ *Level, d *grammar.Directive) (any, error) {
+	if d.Args[0] == "auto" {
+		return 0, nil
+	}
+	n, err := value.Number(d.Args[0])
+	if err != nil {
+		return nil, Msg("invalid value")
+	}
+	return n, nil
+}
+
+// setWorkerConnections reports a bad number with the value, as nginx does.
+func setWorkerConnections(_ *Loader, _ *Level, d *grammar.Directive) (any, error) {
+	n, err := value.Number(d.Args[0])
+	if err != nil {
+		return nil, d.Errorf(`invalid number "%s"`, d.Args[0])
+	}
+	return n, nil
+}
+
+// User is the value of the user directive.
+type User struct{ Name, Group string }
+
+// setUser looks the user and group up as nginx does when it runs as root;
+// the group defaults to the user's name. Run as another user, nginx warns
+// and ignores the directive.
+func setUser(ld *Loader, _ *Level, d *grammar.Directive) (any, error) {
+	u := User{Name: d.Args[0], Group: d.Args[0]}
+	if len(d.Args) == 2 {
+		u.Group = d.Args[1]
+	}
+	if os.Geteuid() != 0 {
+		ld.Warn(d, `the "user" directive makes sense only if the master process runs with super-user privileges, ignored`)
+		return u, nil
+	}
+	if _, err := user.Lookup(u.Name); err != nil {
+		return nil, d.Errorf(`getpwnam("%s") failed`, u.Name)
+	}
+	if _, err := user.LookupGroup(u.Group); err != nil {
+		return nil, d.Errorf(`getgrnam("%s") failed`, u.Group)
+	}
+	return u, nil
+}
+
+// ErrorLog is one error_log target.
+type ErrorLog struct {
+	// Target is "stderr", a file path (relative to the prefix), or a
+	// "syslog:"/"memory:" target as written.
+	Target string
+	Level  Severity
+}
+
+// setErrorLog is ngx_log_set_log: a target and an optional level.
+func setErrorLog(_ *Loader, _ *Level, d *grammar.Directive) (any, error) {
+	e := ErrorLog{Target: d.Args[0], Level: Err}
+	if len(d.Args) > 2 {
+		// Several words after the target are debug_* masks in nginx.
+		for _, w := range d.Args[1:] {
+			if !strings.HasPrefix(w, "debug_") {
+				return nil, d.Errorf(`invalid log level "%s"`, w)
+			}
+		}
+		e.Level = Debug
+		return e, nil
+	}
+	if len(d.Args) == 2 {
+		lvl, ok := severityByName(d.Args[1])
+		if !ok {
+			return nil, d.Errorf(`invalid log level "%s"`, d.Args[1])
+		}
+		e.Level = lvl
+	}
+	return e, nil
+}
+
+func severityByName(name string) (Severity, bool) {
+	for i, n := range severityNames {
+		if i > 0 && n == name {
+			return Severity(i), true
+		}
+	}
+	return 0, false
+}
+
+// checkEvents is ngx_event_init_conf's check, made after "syntax is ok".
+func checkEvents(ld *Loader) error {
+	if !ld.Main.Has("events") {
+		return &grammar.Error{Msg: `no "events" section in configuration`}
+	}
+	return nil
+}
