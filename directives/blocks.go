@@ -16,6 +16,10 @@ func init() {
 	Register("server", HTTP, Def{Opens: HTTPServer, Multi: true, Doc: "Defines a virtual server."})
 	Register("server", Stream, Def{Opens: StreamServer, Multi: true, Doc: "Defines a stream server."})
 	Register("server", Mail, Def{Opens: MailServer, Multi: true, Doc: "Defines a mail server."})
+	Register("location", HTTPServer, Def{Opens: HTTPLocation, Multi: true, Doc: "Sets configuration for requests whose URI matches."})
+	Register("if", HTTPServer, Def{Multi: true, Doc: "Applies the enclosed directives when the condition holds."})
+	Register("upstream", HTTP, Def{Opens: HTTPUpstream, Multi: true, Doc: "Defines a group of servers to proxy to."})
+	Register("upstream", Stream, Def{Opens: StreamUpstream, Multi: true, Doc: "Defines a group of stream servers to proxy to."})
 	Register("limit_except", HTTPLocation, Def{Opens: HTTPLimitExcept, Doc: "Limits the allowed HTTP methods inside a location."})
 	Register("oidc_provider", HTTP, Def{Opens: HTTPOIDCProvider, Multi: true, Doc: "Defines an OpenID Connect provider."})
 	for _, name := range []string{"charset_map", "match", "num_map", "otel_exporter"} {
@@ -24,9 +28,6 @@ func init() {
 		}
 	}
 }
-
-// Ensure the main level has no custom handler by accident.
-var _ BlockHandler = acceptAny
 
 // statementArgs returns all words of a statement in a data block: in such
 // blocks the first word is data too, not a directive name.

@@ -1,6 +1,7 @@
 package directives
 
 import (
+	"fmt"
 	"os"
 	"os/user"
 	"strings"
@@ -25,7 +26,9 @@ func init() {
 		Doc: "Accepted and ignored: every module is built into zonesync."})
 	Register("worker_connections", Events, Def{Set: setWorkerConnections, Default: 512, DefaultDoc: "512",
 		Doc: "Maximum number of simultaneous connections of the node."})
-	finalChecks = append(finalChecks, checkEvents)
+	AddCheck(PhaseInitConf, checkEvents)
+	AddCheck(PhasePid, checkPidFile)
+	AddCheck(PhaseFiles, checkErrorLogs)
 }
 
 // setFlag is ngx_conf_set_flag_slot.
@@ -146,6 +149,14 @@ func setErrorLog(_ *Loader, _ *Level, d *grammar.Directive) (any, error) {
 	return e, nil
 }
 
+// SeverityOf returns the level of that name, or Emerg.
+func SeverityOf(name string) Severity {
+	if s, ok := severityByName(name); ok {
+		return s
+	}
+	return Emerg
+}
+
 func severityByName(name string) (Severity, bool) {
 	for i, n := range severityNames {
 		if i > 0 && n == name {
@@ -161,4 +172,57 @@ func checkEvents(ld *Loader) error {
 		return &grammar.Error{Msg: `no "events" section in configuration`}
 	}
 	return nil
+}
+
+// checkPidFile is ngx_create_pidfile in test mode: the file is created or
+// opened, and not written.
+func checkPidFile(ld *Loader) error {
+	pid, _ := ld.Main.Get("pid").(string)
+	if pid == "" {
+		return nil
+	}
+	path := ld.Path(pid, false)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return &grammar.Error{Msg: fmt.Sprintf(`open() "%s" failed (%s)`, path, errnoText(err))}
+	}
+	return f.Close()
+}
+
+// checkErrorLogs opens every error_log file of the configuration, as
+// ngx_init_cycle opens the files it lists.
+func checkErrorLogs(ld *Loader) error {
+	var err error
+	ld.Main.Each(^Context(0), func(l *Level) { err = firstErr(err, openErrorLogs(ld, l)) })
+	return firstErr(openErrorLogs(ld, ld.Main), err)
+}
+
+func openErrorLogs(ld *Loader, l *Level) error {
+	for _, v := range l.Own("error_log") {
+		e := v.V.(ErrorLog)
+		if e.Target == "stderr" || strings.HasPrefix(e.Target, "syslog:") || strings.HasPrefix(e.Target, "memory:") {
+			continue
+		}
+		if err := OpenLogFile(ld.Path(e.Target, false)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenLogFile opens a log file for appending, creating it, as nginx opens
+// the files of error_log and access_log; the message is nginx's.
+func OpenLogFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return &grammar.Error{Msg: fmt.Sprintf(`open() "%s" failed (%s)`, path, errnoText(err))}
+	}
+	return f.Close()
+}
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }

@@ -79,7 +79,7 @@ type Loader struct {
 
 	seen    map[string]bool
 	reading []string // include stack, for cycle detection
-	checks  []func(*Loader) error
+	checks  []check
 	// State shared by a directive family across the whole configuration,
 	// keyed by the family's own key type.
 	state map[any]any
@@ -113,27 +113,69 @@ func Load(o Options) (*Config, error) {
 	return &Config{ld}, nil
 }
 
+// Phase orders the checks made after parsing as ngx_init_cycle makes them.
+type Phase int
+
+// The phases of ngx_init_cycle after the configuration is parsed.
+const (
+	PhaseInitConf Phase = iota // the core modules' init_conf
+	PhasePid                   // the pid file is opened
+	PhaseFiles                 // log files and other files are opened
+	PhaseZones                 // shared memory zones are created
+	PhaseListen                // listening sockets are opened
+	numPhases
+)
+
+type check struct {
+	phase Phase
+	fn    func(*Loader) error
+}
+
 // Check runs the checks nginx makes once the file is parsed: the core
-// modules' init_conf, and the opening of every file the config names.
+// modules' init_conf, the pid file, the files the config names, the zones
+// and the listening sockets, in that order.
 func (c *Config) Check() error {
-	for _, check := range finalChecks {
-		if err := check(c.Loader); err != nil {
-			return err
-		}
-	}
-	for _, check := range c.checks {
-		if err := check(c.Loader); err != nil {
-			return err
+	for phase := Phase(0); phase < numPhases; phase++ {
+		for _, list := range [][]check{finalChecks, c.checks} {
+			for _, ch := range list {
+				if ch.phase != phase {
+					continue
+				}
+				if err := ch.fn(c.Loader); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
 }
 
-// finalChecks are the families' init-time checks, in registration order.
-var finalChecks []func(*Loader) error
+// finalChecks are the families' checks for every configuration.
+var finalChecks []check
 
-// OnCheck registers a check to run after parsing, in Config.Check.
-func (ld *Loader) OnCheck(fn func(*Loader) error) { ld.checks = append(ld.checks, fn) }
+// AddCheck registers, from a family's init, a check made on every
+// configuration after parsing.
+func AddCheck(phase Phase, fn func(*Loader) error) {
+	finalChecks = append(finalChecks, check{phase, fn})
+}
+
+// OnCheck registers a check for this configuration only, for example for
+// a file that one directive named.
+func (ld *Loader) OnCheck(phase Phase, fn func(*Loader) error) {
+	ld.checks = append(ld.checks, check{phase, fn})
+}
+
+// Path resolves a path of the kind nginx resolves against the prefix (logs,
+// pid); conf is true for paths relative to the main file's folder.
+func (ld *Loader) Path(name string, conf bool) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	if conf {
+		return ld.ConfPrefix + name
+	}
+	return ld.Prefix + name
+}
 
 // State returns the family state stored under key, creating it with mk.
 func State[T any](ld *Loader, key any, mk func() *T) *T {
@@ -168,6 +210,12 @@ func (ld *Loader) readFile(l *Level, path string, from *grammar.Directive, custo
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) && pe.Op == "read" {
+			// nginx opens a folder fine and fails on the first read, with
+			// a message that names no configuration line.
+			return &grammar.Error{Msg: fmt.Sprintf(`pread() "%s" failed (%s)`, path, errnoText(err)), Level: "crit"}
+		}
 		msg := fmt.Sprintf(`open() "%s" failed (%s)`, path, errnoText(err))
 		if from == nil {
 			return &grammar.Error{Msg: msg}

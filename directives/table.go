@@ -199,7 +199,15 @@ type Def struct {
 func Register(name string, ctx Context, def Def) {
 	s := spec(name, ctx)
 	s.Set, s.Multi, s.Default, s.DefaultDoc = def.Set, def.Multi, def.Default, def.DefaultDoc
-	s.Inherit, s.Opens, s.Custom, s.Doc = def.Inherit, def.Opens, def.Custom, def.Doc
+	s.Inherit, s.Custom = def.Inherit, def.Custom
+	// The block structure (blocks.go) may be registered before a family
+	// adds its setter; a family need not repeat it.
+	if def.Opens != 0 {
+		s.Opens = def.Opens
+	}
+	if def.Doc != "" {
+		s.Doc = def.Doc
+	}
 	s.typed = true
 	if def.Done != nil {
 		finishers[s] = def.Done

@@ -93,4 +93,4 @@ func checkZoneSizes(ld *Loader) error {
 	return nil
 }
 
-func init() { finalChecks = append(finalChecks, checkZoneSizes) }
+func init() { AddCheck(PhaseZones, checkZoneSizes) }

@@ -55,6 +55,8 @@ type Error struct {
 	Line int
 	// CommandLine marks an error in the -g text ("in command line").
 	CommandLine bool
+	// Level is the log level nginx reports the error at; "" means emerg.
+	Level string
 }
 
 func (e *Error) Error() string {

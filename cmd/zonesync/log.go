@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/grammar"
 )
 
 // termLog reports configuration messages as nginx does before its own logs
@@ -39,8 +40,13 @@ func newTermLog(stderr io.Writer, o *options) (*termLog, error) {
 	return l, nil
 }
 
-// Error logs a message at level s; warnings and worse reach the terminal.
+// Error logs a message at level s (or at the level the error carries);
+// warnings and worse reach the terminal.
 func (l *termLog) Error(s directives.Severity, err error) {
+	var ge *grammar.Error
+	if errors.As(err, &ge) && ge.Level != "" {
+		s = directives.SeverityOf(ge.Level)
+	}
 	l.Printf(s, "%s", err)
 }
 
