@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strings"
 
 	"github.com/zonesync/zonesync/directives/value"
@@ -20,10 +21,16 @@ func init() {
 		Doc: "zonesync always runs in the foreground; \"on\" is accepted and logged once."})
 	Register("master_process", Main, Def{Set: setFlag, Default: true, DefaultDoc: "on"})
 	Register("user", Main, Def{Set: setUser, Doc: "User and group of the worker processes (checked, as nginx checks them, when run as root)."})
-	Register("error_log", Main, Def{Set: setErrorLog, Multi: true, DefaultDoc: "stderr error",
-		Doc: "Where and from which level the node logs."})
-	Register("load_module", Main, Def{Set: setString, Multi: true,
-		Doc: "Accepted and ignored: every module is built into zonesync."})
+	for _, ctx := range []Context{Main, HTTP, Stream, Mail} {
+		Register("error_log", ctx, Def{Set: setErrorLog, Multi: true, DefaultDoc: "stderr error",
+			Doc: "Where and from which level the node logs."})
+	}
+	for _, ctx := range []Context{HTTP, Mail} {
+		Register("ssl", ctx, Def{Set: setDeprecatedSSL, Doc: "Deprecated form of \"listen ... ssl\", accepted with nginx's warning."})
+	}
+	Register("load_module", Main, Def{Set: setLoadModule, Multi: true,
+		Doc: "Accepted, and its file is not opened: every module is built into zonesync. A module loaded twice is an error, as in nginx."})
+	Register("use", Events, Def{Set: setUse, Doc: "Connection processing method; zonesync uses Go's network poller whatever is chosen."})
 	Register("worker_connections", Events, Def{Set: setWorkerConnections, Default: 512, DefaultDoc: "512",
 		Doc: "Maximum number of simultaneous connections of the node."})
 	AddCheck(PhaseInitConf, checkEvents)
@@ -92,6 +99,45 @@ func setWorkerConnections(_ *Loader, _ *Level, d *grammar.Directive) (any, error
 		return nil, d.Errorf(`invalid number "%s"`, d.Args[0])
 	}
 	return n, nil
+}
+
+// setLoadModule refuses a module loaded twice; the module's name is its
+// file's name without ".so", as nginx's dynamic modules are named.
+func setLoadModule(_ *Loader, l *Level, d *grammar.Directive) (any, error) {
+	// nginx counts its modules when the first events, http, stream or mail
+	// block opens; a module loaded after that would not be counted.
+	for _, block := range []string{"events", "http", "stream", "mail"} {
+		if l.Has(block) {
+			return nil, Msg("is specified too late")
+		}
+	}
+	for _, v := range l.Own("load_module") {
+		if v.V.(string) == d.Args[0] {
+			name := strings.TrimSuffix(filepath.Base(d.Args[0]), ".so")
+			return nil, d.Errorf(`module "%s" is already loaded`, name)
+		}
+	}
+	return d.Args[0], nil
+}
+
+// setDeprecatedSSL is nginx 1.22's "ssl on|off": a flag, with a warning.
+func setDeprecatedSSL(ld *Loader, _ *Level, d *grammar.Directive) (any, error) {
+	on, err := flagValue(d)
+	if err != nil {
+		return nil, err
+	}
+	ld.Warn(d, `the "ssl" directive is deprecated, use the "listen ... ssl" directive instead`)
+	return on, nil
+}
+
+// eventMethods are the connection processing methods of nginx's Linux build.
+var eventMethods = map[string]bool{"epoll": true, "poll": true, "select": true}
+
+func setUse(_ *Loader, _ *Level, d *grammar.Directive) (any, error) {
+	if !eventMethods[d.Args[0]] {
+		return nil, d.Errorf(`invalid event type "%s"`, d.Args[0])
+	}
+	return d.Args[0], nil
 }
 
 // User is the value of the user directive.

@@ -94,6 +94,7 @@ type Config struct {
 // nginx makes while parsing. It stops at the first error, as nginx does.
 // Checks nginx makes after "syntax is ok" run in Config.Check.
 func Load(o Options) (*Config, error) {
+	applySlots()
 	ld := &Loader{
 		Options:    o,
 		ConfPrefix: filepath.Dir(o.ConfFile) + "/",
@@ -120,6 +121,7 @@ type Phase int
 const (
 	PhaseInitConf Phase = iota // the core modules' init_conf
 	PhasePid                   // the pid file is opened
+	PhasePaths                 // temporary and cache folders are created
 	PhaseFiles                 // log files and other files are opened
 	PhaseZones                 // shared memory zones are created
 	PhaseListen                // listening sockets are opened
@@ -314,6 +316,11 @@ func (ld *Loader) statement(l *Level, d *grammar.Directive, custom BlockHandler)
 	default:
 		v = d.Args
 	}
+	for _, hook := range statementHooks {
+		if err := hook(ld, l, d); err != nil {
+			return err
+		}
+	}
 	if d.Block == nil {
 		l.add(d.Name, Value{D: d, V: v})
 		return nil
@@ -326,6 +333,7 @@ func (ld *Loader) block(l *Level, s *Spec, d *grammar.Directive, v any) error {
 	inner, _ := v.(*Level)
 	if inner == nil {
 		inner = newLevel(opens(s, l.Ctx), d, l)
+		inner.Ext = v
 	}
 	l.add(d.Name, Value{D: d, V: inner})
 	custom := s.Custom
@@ -341,8 +349,32 @@ func (ld *Loader) block(l *Level, s *Spec, d *grammar.Directive, v any) error {
 	return nil
 }
 
+// statementHooks run after a statement's setter succeeded, for checks that
+// cut across families (the variables a value uses, for instance).
+var statementHooks []func(ld *Loader, l *Level, d *grammar.Directive) error
+
 // finishers holds the after-block checks, by row.
 var finishers = map[*Spec]Finisher{}
+
+// addFinisher adds a check to the end of a block, after those already
+// registered for it.
+func addFinisher(s *Spec, f Finisher) {
+	prev := finishers[s]
+	if prev == nil {
+		finishers[s] = f
+		return
+	}
+	finishers[s] = func(ld *Loader, l *Level) error {
+		if err := prev(ld, l); err != nil {
+			return err
+		}
+		return f(ld, l)
+	}
+}
+
+// AddFinisher registers, from a family's init, a check made when the block
+// directive name (in the row covering ctx) is closed.
+func AddFinisher(name string, ctx Context, f Finisher) { addFinisher(spec(name, ctx), f) }
 
 // opens returns the context of the level a block directive opens.
 func opens(s *Spec, parent Context) Context {

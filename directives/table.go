@@ -173,8 +173,10 @@ type Spec struct {
 	// statements to a handler instead.
 	Opens  Context
 	Custom BlockHandler
-	// Doc is a one-line description for the generated reference.
-	Doc string
+	// Doc is a one-line description for the generated reference, and
+	// Syntax its syntax line ("zone_sync_interval time;").
+	Doc    string
+	Syntax string
 
 	// typed is set for rows that a family registered.
 	typed bool
@@ -192,6 +194,7 @@ type Def struct {
 	Custom     BlockHandler
 	Done       Finisher
 	Doc        string
+	Syntax     string
 }
 
 // Register attaches a typed definition to the row of name that covers every
@@ -208,9 +211,12 @@ func Register(name string, ctx Context, def Def) {
 	if def.Doc != "" {
 		s.Doc = def.Doc
 	}
+	if def.Syntax != "" {
+		s.Syntax = def.Syntax
+	}
 	s.typed = true
 	if def.Done != nil {
-		finishers[s] = def.Done
+		addFinisher(s, def.Done)
 	}
 }
 
@@ -220,8 +226,15 @@ func (s *Spec) Typed() bool { return s.typed }
 //go:embed directives.tsv
 var tableTSV string
 
+// legacyTSV lists directives that nginx 1.22.1 accepts and mainline has
+// removed (ssl on|off in an http server, for instance), so that the
+// configs users still have keep working.
+//
+//go:embed legacy.tsv
+var legacyTSV string
+
 // table maps a directive name to its rows.
-var table = loadTable(tableTSV)
+var table = loadTable(tableTSV + legacyTSV)
 
 func loadTable(tsv string) map[string][]*Spec {
 	t := make(map[string][]*Spec)
