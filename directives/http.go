@@ -469,8 +469,10 @@ func httpDone(ld *Loader, l *Level) error {
 	steps := []func() error{
 		func() error { return st.upstreams.initHTTP(ld) },
 		func() error { return loadServerCertificates(ld, st) },
+		func() error { return varHTTPMerge(ld, l) },
 		func() error { return checkLocationTrees(st) },
 		st.checkListenSSL,
+		func() error { return varHTTPUnknown(ld, l) },
 		func() error { return st.checkServerNames(ld) },
 	}
 	for _, step := range steps {

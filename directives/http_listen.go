@@ -2,16 +2,12 @@ package directives
 
 import (
 	"context"
-	"crypto/tls"
-	"encoding/pem"
-	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/zonesync/zonesync/directives/value"
@@ -516,79 +512,18 @@ func loadServerCertificates(ld *Loader, st *httpState) error {
 			continue
 		}
 		if len(keys) < len(certs) {
-			return &grammar.Error{Msg: sprintf(`no "ssl_certificate_key" is defined for certificate "%s"`, certs[len(certs)-1].V)}
+			return &grammar.Error{Msg: sprintf(`no "ssl_certificate_key" is defined for certificate "%s"`, sslFileValue(ld, certs[len(certs)-1].V).Name)}
 		}
+		passwords := ServerSSLOf(ld, srv).Passwords
 		for i, c := range certs {
-			cert, key := c.V.(string), keys[i].V.(string)
-			if strings.Contains(cert, "$") || strings.HasPrefix(cert, "data:") {
+			cert, key := sslFileValue(ld, c.V), sslFileValue(ld, keys[i].V)
+			if strings.HasPrefix(cert.Name, "data:") {
 				continue
 			}
-			if err := loadCertificate(ld.confPath(cert), ld.confPath(key)); err != nil {
+			if _, err := loadCertKey(cert, key, passwords); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// confPath makes a relative file name absolute against the main file's
-// folder, as ngx_conf_full_name(..., 1) does.
-func (ld *Loader) confPath(name string) string {
-	if strings.HasPrefix(name, "/") {
-		return name
-	}
-	return ld.ConfPrefix + name
-}
-
-// loadCertificate reads a PEM certificate and its key.
-func loadCertificate(certFile, keyFile string) error {
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		return &grammar.Error{Msg: sprintf(`cannot load certificate "%s": %s`, certFile, bioError(certFile, err))}
-	}
-	if !hasPEM(certPEM, "CERTIFICATE") {
-		return &grammar.Error{Msg: sprintf(`cannot load certificate "%s": PEM_read_bio_X509_AUX() failed (SSL: error:0480006C:PEM routines::no start line:Expecting: TRUSTED CERTIFICATE)`, certFile)}
-	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return &grammar.Error{Msg: sprintf(`cannot load certificate key "%s": %s`, keyFile, bioError(keyFile, err))}
-	}
-	if !hasPEM(keyPEM, "PRIVATE KEY") {
-		return &grammar.Error{Msg: sprintf(`cannot load certificate key "%s": PEM_read_bio_PrivateKey() failed (SSL: error:1E08010C:DECODER routines::unsupported:No supported data to decode. Input type: PEM)`, keyFile)}
-	}
-	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
-		if strings.Contains(err.Error(), "does not match") {
-			return &grammar.Error{Msg: sprintf(`SSL_CTX_use_PrivateKey("%s") failed (SSL: error:05800074:x509 certificate routines::key values mismatch)`, keyFile)}
-		}
-		return &grammar.Error{Msg: sprintf(`cannot load certificate "%s": PEM_read_bio_X509_AUX() failed (SSL: %s)`, certFile, err)}
-	}
-	return nil
-}
-
-// hasPEM reports whether data holds a PEM block whose type ends in kind.
-func hasPEM(data []byte, kind string) bool {
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return false
-		}
-		if strings.HasSuffix(b.Type, kind) {
-			return true
-		}
-	}
-}
-
-// bioError words a failed open as OpenSSL 3's BIO_new_file does.
-func bioError(file string, err error) string {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return sprintf("BIO_new_file() failed (SSL: %s)", err)
-	}
-	reason := "error:10000002:BIO routines::system lib"
-	if errno == syscall.ENOENT {
-		reason = "error:10000080:BIO routines::no such file"
-	}
-	return sprintf("BIO_new_file() failed (SSL: error:%08X:system library::%s:calling fopen(%s, r) %s)",
-		0x80000000|uint32(errno), strerror(errno), file, reason)
 }

@@ -99,12 +99,12 @@ func checkCondition(d *grammar.Directive) error {
 type Set struct{ Var, Value string }
 
 // setSet is ngx_http_rewrite_set.
-func setSet(_ *Loader, _ *Level, d *grammar.Directive) (any, error) {
+func setSet(_ *Loader, l *Level, d *grammar.Directive) (any, error) {
 	name, ok := strings.CutPrefix(d.Args[0], "$")
 	if !ok {
 		return nil, d.Errorf(`invalid variable name "%s"`, d.Args[0])
 	}
-	if err := addVariable(d, name); err != nil {
+	if err := addVariable(l, d, name); err != nil {
 		return nil, err
 	}
 	if err := checkScript(d, d.Args[1]); err != nil {
@@ -213,50 +213,22 @@ func isVarChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
-// fixedVariables are nginx's built-in variables that cannot be set: set,
-// map, geo and split_clients refuse them with "the duplicate variable".
-var fixedVariables = map[string]bool{}
-
-func init() {
-	for _, v := range strings.Fields(`http_host http_user_agent http_referer http_via http_x_forwarded_for
-		http_cookie content_length content_type host binary_remote_addr remote_addr remote_port
-		proxy_protocol_addr proxy_protocol_port proxy_protocol_server_addr proxy_protocol_server_port
-		server_addr server_port server_protocol scheme https request_uri uri document_uri request
-		document_root realpath_root query_string is_args request_filename server_name request_method
-		remote_user bytes_sent body_bytes_sent pipe request_completion request_body request_body_file
-		request_length request_time request_id status sent_http_content_type sent_http_content_length
-		sent_http_location sent_http_last_modified sent_http_connection sent_http_keep_alive
-		sent_http_transfer_encoding sent_http_cache_control sent_http_link connection
-		connection_requests connection_time nginx_version hostname pid msec time_iso8601 time_local
-		tcpinfo_rtt tcpinfo_rttvar tcpinfo_snd_cwnd tcpinfo_rcv_space upstream_addr upstream_status
-		upstream_response_time upstream_connect_time upstream_header_time upstream_response_length
-		upstream_bytes_received upstream_bytes_sent upstream_cache_status upstream_trailer_
-		proxy_host proxy_port proxy_add_x_forwarded_for realip_remote_addr realip_remote_port
-		ssl_protocol ssl_cipher ssl_ciphers ssl_curves ssl_session_id ssl_session_reused
-		ssl_early_data ssl_server_name ssl_alpn_protocol ssl_client_cert ssl_client_raw_cert
-		ssl_client_escaped_cert ssl_client_s_dn ssl_client_i_dn ssl_client_serial
-		ssl_client_fingerprint ssl_client_verify ssl_client_v_start ssl_client_v_end
-		ssl_client_v_remain gzip_ratio limit_req_status limit_conn_status date_local date_gmt
-		fastcgi_script_name fastcgi_path_info http2 secure_link secure_link_expires`) {
-		fixedVariables[v] = true
-	}
-}
-
-// addVariable is ngx_http_add_variable for a changeable variable.
-func addVariable(d *grammar.Directive, name string) error {
-	if fixedVariables[name] {
+// addVariable checks a variable that set, map, geo or split_clients
+// defines: nginx's built-in variables that cannot change are refused.
+func addVariable(l *Level, d *grammar.Directive, name string) error {
+	if fixedVariable(subsystemOf(l.Ctx), name) {
 		return d.Errorf(`the duplicate "%s" variable`, name)
 	}
 	return nil
 }
 
 // targetVariable checks the "$name" a map, geo or split_clients defines.
-func targetVariable(d *grammar.Directive, arg string) (string, error) {
+func targetVariable(l *Level, d *grammar.Directive, arg string) (string, error) {
 	name, ok := strings.CutPrefix(arg, "$")
 	if !ok {
 		return "", d.Errorf(`invalid variable name "%s"`, arg)
 	}
-	return name, addVariable(d, name)
+	return name, addVariable(l, d, name)
 }
 
 // Map is a map block.
@@ -280,7 +252,7 @@ type MapEntry struct {
 }
 
 func setMap(_ *Loader, l *Level, d *grammar.Directive) (any, error) {
-	name, err := targetVariable(d, d.Args[1])
+	name, err := targetVariable(l, d, d.Args[1])
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +342,7 @@ func setGeo(_ *Loader, l *Level, d *grammar.Directive) (any, error) {
 	if len(d.Args) == 2 {
 		g.Source, arg = d.Args[0], d.Args[1]
 	}
-	name, err := targetVariable(d, arg)
+	name, err := targetVariable(l, d, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -475,7 +447,7 @@ type SplitPart struct {
 }
 
 func setSplitClients(_ *Loader, l *Level, d *grammar.Directive) (any, error) {
-	name, err := targetVariable(d, d.Args[1])
+	name, err := targetVariable(l, d, d.Args[1])
 	if err != nil {
 		return nil, err
 	}

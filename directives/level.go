@@ -15,6 +15,10 @@ type Level struct {
 	Children  []*Level
 
 	values map[string][]Value
+	// order holds every value of the level in configuration order,
+	// includes followed, for phases that run statements in order (the
+	// rewrite module's if, set, return, rewrite, break).
+	order []Value
 	// Ext holds per-level data that a family keeps beside the values (for
 	// example the server names of an http server).
 	Ext any
@@ -45,7 +49,12 @@ func (l *Level) add(name string, v Value) {
 		l.values = make(map[string][]Value)
 	}
 	l.values[name] = append(l.values[name], v)
+	l.order = append(l.order, v)
 }
+
+// Statements returns the values set at this level in configuration order;
+// Value.D.Name says which directive each is.
+func (l *Level) Statements() []Value { return l.order }
 
 // Set stores a value for name at this level, for setters that derive one
 // directive's value from another's.

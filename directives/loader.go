@@ -451,3 +451,7 @@ func (ld *Loader) IncludeInHandler(l *Level, d *grammar.Directive, custom BlockH
 	}
 	return ld.include(l, d, custom)
 }
+
+// ErrnoText formats an OS error as nginx does after a failed call:
+// "2: No such file or directory".
+func ErrnoText(err error) string { return errnoText(err) }
