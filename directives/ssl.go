@@ -75,7 +75,6 @@ func init() {
 	AddFinisher("http", Main, sslMergeHTTP)
 }
 
-
 // SSLFile is a file named by a TLS directive: the name as written and the
 // path it stands for (relative names are relative to the folder of the
 // main configuration file, as nginx's conf prefix). A name holding a

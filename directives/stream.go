@@ -418,7 +418,6 @@ func streamDone(ld *Loader, stream *Level) error {
 	return nil
 }
 
-
 // streamImplicitUpstreams is the upstream module's init for the groups a
 // proxy_pass address makes: a name that is no upstream block must have a
 // port and resolve; an upstream block cannot be given a port.
