@@ -471,6 +471,12 @@ func (s *Store) Clear() {
 	}
 }
 
+// Timeout returns the zone's timeout= (0 for none).
+func (s *Store) Timeout() time.Duration { return time.Duration(s.timeout) * time.Millisecond }
+
+// MatchType returns keyval's type=.
+func (s *Store) MatchType() MatchType { return s.match }
+
 // Changes counts the changes made to the zone, local or applied from a
 // peer; a caller compares two readings to know whether anything changed in
 // between (the keyval state file is rewritten only then).
