@@ -192,7 +192,7 @@ var miscCases = []miscCase{
 		`warn: the number of "worker_processes" is not equal to the number of "worker_cpu_affinity" masks, using last mask for remaining worker processes`},
 
 	// thread_pool (ngx_thread_pool, ngx_thread_pool_init_conf) and aio
-	{"thread_pool", "thread_pool default threads=32 max_queue=65536;\nthread_pool io threads=4 max_queue=0 other=1;\nthread_pool IO threads=1;\nevents {}\n", ""},
+	{"thread_pool", "thread_pool default threads=32 max_queue=65536;\nthread_pool io threads=4 other=1;\nthread_pool io2 threads=4 max_queue=0;\nthread_pool IO threads=1;\nevents {}\n", ""},
 	{"thread_pool word threads", "thread_pool io threads=zero;\nevents {}\n", `emerg: invalid threads value "threads=zero" in F:1`},
 	{"thread_pool zero threads", "thread_pool io threads=0;\nevents {}\n", `emerg: invalid threads value "threads=0" in F:1`},
 	{"thread_pool last threads counts", "thread_pool io threads=2 threads=x;\nevents {}\n", `emerg: invalid threads value "threads=x" in F:1`},
@@ -265,7 +265,7 @@ func TestCPUAffinityValue(t *testing.T) {
 		conf string
 		want CPUAffinity
 	}{
-		{"worker_cpu_affinity 0101 \"1 0\";", CPUAffinity{Masks: [][]int{{0, 2}, {1}}}},
+		{"worker_processes 2;\nworker_cpu_affinity 0101 \"1 0\";", CPUAffinity{Masks: [][]int{{0, 2}, {1}}}},
 		{"worker_cpu_affinity auto;", CPUAffinity{Auto: true}},
 		{"worker_cpu_affinity auto 1000;", CPUAffinity{Auto: true, Masks: [][]int{{3}}}},
 		{"worker_cpu_affinity \"\";", CPUAffinity{Masks: [][]int{{}}}},
