@@ -65,6 +65,9 @@ type Options struct {
 	Log func(Severity, error)
 	// Test marks -t/-T, where checks that open files may create them.
 	Test bool
+	// ConfSource, when set, is the main file's text, used instead of
+	// reading ConfFile (the built-in default configuration).
+	ConfSource []byte
 }
 
 // Loader reads a configuration: it walks the tree as nginx's
@@ -211,6 +214,9 @@ func (ld *Loader) readFile(l *Level, path string, from *grammar.Directive, custo
 		}
 	}
 	src, err := os.ReadFile(path)
+	if from == nil && ld.ConfSource != nil {
+		src, err = ld.ConfSource, nil
+	}
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) && pe.Op == "read" {

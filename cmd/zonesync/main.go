@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/grammar"
+	"github.com/zonesync/zonesync/runtime/node"
 )
 
 const (
@@ -52,14 +54,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer log.Close()
 
 	prefix, confFile := paths(o)
+	var builtin []byte
+	if o.confFile == "" {
+		if _, err := os.Stat(confFile); errors.Is(err, os.ErrNotExist) {
+			// No -c and nothing at the default path: the built-in config.
+			builtin, confFile = node.DefaultConfig, prefix+node.DefaultConfigName
+		}
+	}
 	if o.signal != "" {
-		return sendSignal(log, prefix, confFile, o)
+		return sendSignal(log, prefix, confFile, builtin, o)
 	}
 	if !o.test {
-		log.Printf(directives.Emerg, "running a node is not supported by this build yet; use -t or -T")
-		return 1
+		return node.Run(node.Options{Prefix: prefix, ConfFile: confFile, ConfSource: builtin, Globals: o.globals, Stderr: stderr})
 	}
-	return testConfig(log, stdout, prefix, confFile, o)
+	return testConfig(log, stdout, prefix, confFile, builtin, o)
 }
 
 // paths resolves the prefix and the configuration file as nginx does: the
@@ -89,18 +97,19 @@ func paths(o *options) (prefix, confFile string) {
 
 // testConfig is -t and -T: parse, check, report as nginx reports, and dump
 // the files read for -T.
-func testConfig(log *termLog, stdout io.Writer, prefix, confFile string, o *options) int {
+func testConfig(log *termLog, stdout io.Writer, prefix, confFile string, builtin []byte, o *options) int {
 	failed := func(err error) int {
 		log.Error(directives.Emerg, err)
 		log.Term("configuration file %s test failed", confFile)
 		return 1
 	}
 	cfg, err := directives.Load(directives.Options{
-		Prefix:   prefix,
-		ConfFile: confFile,
-		Globals:  o.globals,
-		Log:      log.Error,
-		Test:     true,
+		Prefix:     prefix,
+		ConfFile:   confFile,
+		ConfSource: builtin,
+		Globals:    o.globals,
+		Log:        log.Error,
+		Test:       true,
 	})
 	if err != nil {
 		return failed(err)
