@@ -6,6 +6,8 @@ package node
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	"github.com/zonesync/zonesync/runtime/errlog"
 	"github.com/zonesync/zonesync/runtime/httpd"
 	"github.com/zonesync/zonesync/runtime/streamd"
+	"github.com/zonesync/zonesync/runtime/sync/cluster"
 )
 
 // Version is the zonesync version the node reports.
@@ -44,17 +48,23 @@ type Options struct {
 
 // generation is one loaded configuration and everything built from it.
 type generation struct {
-	cfg    *directives.Config
-	zones  *Zones
-	http   *httpd.Server
-	stream *streamd.Server
-	loaded time.Time
+	cfg     *directives.Config
+	zones   *Zones
+	http    *httpd.Server
+	stream  *streamd.Server
+	cluster *cluster.Cluster // nil without zone_sync
+	loaded  time.Time
 }
 
 // Node is a running node.
 type Node struct {
 	opts Options
 	log  *errlog.Log
+	// id names this node's records and its side of every sync link; it
+	// is drawn at start and kept across reloads.
+	id uint64
+	// syncing is the running cluster, for zones to tell of changes.
+	syncing atomic.Pointer[cluster.Cluster]
 
 	mu      sync.Mutex
 	gen     *generation
@@ -70,7 +80,7 @@ const stateSaveInterval = time.Second
 // Run loads the configuration, serves it until a stop signal and returns
 // the exit code.
 func Run(o Options) int {
-	n := &Node{opts: o}
+	n := &Node{opts: o, id: randomID()}
 	cfg, err := n.load()
 	if err != nil {
 		fmt.Fprintf(o.Stderr, "zonesync: [emerg] %v\n", err)
@@ -133,13 +143,14 @@ func (n *Node) start(cfg *directives.Config, old *generation) (*generation, erro
 	if old != nil {
 		oldZones = old.zones
 	}
-	zones, err := buildZones(cfg, oldZones, nodeID(), n.log)
+	zones, err := buildZones(cfg, oldZones, uint32(n.id), n.changed, n.log)
 	if err != nil {
 		return nil, err
 	}
 	g := &generation{cfg: cfg, zones: zones, loaded: time.Now()}
 	a := api.New(api.Deps{
 		Registry: zones,
+		ZoneSync: func() *api.ZoneSyncStatus { return zoneSyncStatus(g.cluster) },
 		Node: api.NodeInfo{
 			Version:    nginxVersion,
 			Build:      "zonesync-" + Version,
@@ -189,18 +200,61 @@ func (n *Node) start(cfg *directives.Config, old *generation) (*generation, erro
 		g.http.Shutdown(canceled())
 		return nil, err
 	}
+	n.syncing.Store(nil)
+	if zs := directives.ZoneSyncOf(cfg.Main); zs != nil {
+		g.cluster, err = cluster.Start(cluster.Options{Config: zs, Zones: zones.synced(), Node: n.id, Log: n.log.Logf})
+		if err != nil {
+			g.http.Shutdown(canceled())
+			g.stream.Shutdown(canceled())
+			return nil, err
+		}
+		n.syncing.Store(g.cluster)
+	}
 	go g.http.Serve()
 	go g.stream.Serve()
 	return g, nil
 }
 
+// changed is every synced zone's change hook: with zone_sync_interval 0
+// the cluster pushes at once.
+func (n *Node) changed() {
+	if c := n.syncing.Load(); c != nil {
+		c.Changed()
+	}
+}
+
+// zoneSyncStatus is /stream/zone_sync/ for the API; nil without zone_sync.
+func zoneSyncStatus(c *cluster.Cluster) *api.ZoneSyncStatus {
+	if c == nil {
+		return nil
+	}
+	st := c.Status()
+	out := &api.ZoneSyncStatus{
+		Zones:   map[string]api.ZoneSyncZone{},
+		BytesIn: st.BytesIn, MsgsIn: st.MsgsIn, MsgsOut: st.MsgsOut, BytesOut: st.BytesOut, NodesOnline: st.NodesOnline,
+	}
+	for _, z := range st.Zones {
+		out.Zones[z.Name] = api.ZoneSyncZone{RecordsPending: z.RecordsPending, RecordsTotal: z.RecordsTotal}
+	}
+	return out
+}
+
+// randomID draws a node id; 0 is not an id.
+func randomID() uint64 {
+	var b [8]byte
+	for {
+		if _, err := crand.Read(b[:]); err != nil {
+			panic(err)
+		}
+		if id := binary.LittleEndian.Uint64(b[:]); id != 0 {
+			return id
+		}
+	}
+}
+
 // nginxVersion is the nginx version whose behaviour zonesync follows, as the
 // API reports it.
 const nginxVersion = "1.29.8"
-
-// nodeID identifies this node's records; the sync layer replaces it with
-// the cluster-wide id.
-func nodeID() uint32 { return uint32(os.Getpid()) }
 
 // loop waits for signals.
 func (n *Node) loop() int {
@@ -284,6 +338,9 @@ func (n *Node) stop(graceful bool) {
 // gracefulTimeout bounds a graceful stop, as worker_shutdown_timeout would.
 const gracefulTimeout = 10 * time.Second
 
+// stopServers stops serving: the servers first, so that nothing changes the
+// zones any more, then the cluster, which pushes what is pending when the
+// stop is graceful.
 func stopServers(g *generation, graceful bool) {
 	ctx := canceled()
 	if graceful {
@@ -293,6 +350,9 @@ func stopServers(g *generation, graceful bool) {
 	}
 	g.http.Shutdown(ctx)
 	g.stream.Shutdown(ctx)
+	if g.cluster != nil {
+		g.cluster.Stop(graceful)
+	}
 }
 
 func canceled() context.Context {
@@ -389,4 +449,13 @@ var nodeDirectives = map[string]bool{
 	"events": true, "worker_connections": true, "user": true, "master_process": true,
 	"http": true, "stream": true, "include": true,
 	"keyval_zone": true, "limit_req_zone": true,
+	"zone_sync": true, "zone_sync_server": true, "zone_sync_buffers": true,
+	"zone_sync_connect_retry_interval": true, "zone_sync_connect_timeout": true,
+	"zone_sync_interval": true, "zone_sync_recv_buffer_size": true, "zone_sync_timeout": true,
+	"zone_sync_ssl": true, "zone_sync_ssl_certificate": true, "zone_sync_ssl_certificate_key": true,
+	"zone_sync_ssl_ciphers": true, "zone_sync_ssl_conf_command": true, "zone_sync_ssl_crl": true,
+	"zone_sync_ssl_name": true, "zone_sync_ssl_password_file": true, "zone_sync_ssl_protocols": true,
+	"zone_sync_ssl_server_name": true, "zone_sync_ssl_trusted_certificate": true,
+	"zone_sync_ssl_verify": true, "zone_sync_ssl_verify_depth": true,
+	"resolver": true, "resolver_timeout": true,
 }

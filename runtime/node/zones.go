@@ -8,6 +8,7 @@ import (
 
 	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/runtime/errlog"
+	"github.com/zonesync/zonesync/runtime/sync/core"
 	"github.com/zonesync/zonesync/runtime/zone"
 )
 
@@ -38,8 +39,11 @@ type managed struct {
 
 // zoneConfig turns a declared zone into the store's configuration; ok is
 // false for zones zonesync does not run (upstream zones, caches...).
-func zoneConfig(z *directives.Zone, node uint32) (c zone.Config, statePath string, ok bool) {
+func zoneConfig(z *directives.Zone, node uint32, changed func()) (c zone.Config, statePath string, ok bool) {
 	c = zone.Config{Name: z.Name, Size: z.Size, Sync: z.Sync, Node: node}
+	if z.Sync {
+		c.Changed = changed
+	}
 	switch z.Kind {
 	case directives.ZoneKeyvalHTTP, directives.ZoneKeyvalStream:
 		kz := z.Params.(*directives.KeyvalZone)
@@ -71,10 +75,10 @@ func zoneConfig(z *directives.Zone, node uint32) (c zone.Config, statePath strin
 // size as one in old keeps its store, and so its contents, across a
 // reload; any other change gives a new, empty store (a keyval zone with a
 // state file reloads it), as nginx gives a new shared memory zone.
-func buildZones(cfg *directives.Config, old *Zones, node uint32, log *errlog.Log) (*Zones, error) {
+func buildZones(cfg *directives.Config, old *Zones, node uint32, changed func(), log *errlog.Log) (*Zones, error) {
 	zs := &Zones{byKey: map[zoneKey]*managed{}}
 	for _, z := range directives.ZonesOf(cfg.Loader).List {
-		c, statePath, ok := zoneConfig(z, node)
+		c, statePath, ok := zoneConfig(z, node, changed)
 		if !ok {
 			continue
 		}
@@ -183,4 +187,15 @@ func (zs *Zones) Keyval(name string, stream bool) *zone.Store {
 		return m.store
 	}
 	return nil
+}
+
+// synced returns the stores of the zones declared with sync, for zone_sync.
+func (zs *Zones) synced() []core.Zone {
+	var out []core.Zone
+	for _, m := range zs.all {
+		if m.decl.Sync {
+			out = append(out, m.store)
+		}
+	}
+	return out
 }

@@ -355,6 +355,9 @@ func (s *Store) queue(sh *shard, ref uint32) {
 	sh.pendTail = ref
 	s.setFlag(o, fPending)
 	sh.pending.Add(1)
+	if s.changed != nil {
+		s.changed()
+	}
 }
 
 func (s *Store) unqueue(sh *shard, ref uint32) {

@@ -110,6 +110,10 @@ type Config struct {
 	Node uint32
 	// Clock gives the physical time; nil means SystemClock.
 	Clock Clock
+	// Changed, if set, is called when a local change puts a record on the
+	// pending queue of a Sync zone (zone_sync_interval 0 pushes at once).
+	// It runs with a shard lock held: it must not block or call the store.
+	Changed func()
 }
 
 // Errors returned by the store, wrapped with the zone's kind and name; test
@@ -150,6 +154,7 @@ type Store struct {
 	plens   *prefixLengths
 	rr      atomic.Uint32
 	changes atomic.Uint64 // local and applied changes, for Changes
+	changed func()
 	shards  [nShards]shard
 }
 
@@ -189,15 +194,16 @@ func New(c Config) (*Store, error) {
 		return nil, fmt.Errorf("%s zone %q: %w: %d bytes", c.Kind, c.Name, ErrTooSmall, c.Size)
 	}
 	s := &Store{
-		name:  c.Name,
-		kind:  c.Kind,
-		match: c.Match,
-		sync:  c.Sync,
-		node:  c.Node,
-		rate:  c.Rate,
-		clock: c.Clock,
-		seed:  maphash.MakeSeed(),
-		mem:   make([]byte, int(c.Size)),
+		name:    c.Name,
+		kind:    c.Kind,
+		match:   c.Match,
+		sync:    c.Sync,
+		node:    c.Node,
+		rate:    c.Rate,
+		clock:   c.Clock,
+		changed: c.Changed,
+		seed:    maphash.MakeSeed(),
+		mem:     make([]byte, int(c.Size)),
 	}
 	if s.clock == nil {
 		s.clock = SystemClock
