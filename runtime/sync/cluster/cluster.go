@@ -66,7 +66,9 @@ type event struct {
 	frame  []byte
 	err    error
 	change *discovery.Change
-	result chan struct{}
+	// deadline, for evClose, is how long connections may take to write
+	// what is queued for them (the last push of a graceful stop).
+	deadline time.Time
 }
 
 type eventKind int
@@ -202,14 +204,17 @@ func (c *Cluster) Stop(graceful bool) {
 	c.stopOnce.Do(func() {
 		c.disc.Stop()
 		c.closeListeners()
+		deadline := time.Now().Add(c.timeout())
 		if graceful && c.post(event{kind: evStop}) {
 			select {
 			case <-c.stopped:
-			case <-time.After(c.timeout()):
+			case <-time.After(time.Until(deadline)):
 				c.opts.Log(directives.Warn, "zone_sync: graceful stop timed out after %v", c.timeout())
 			}
+		} else {
+			deadline = time.Now()
 		}
-		c.post(event{kind: evClose})
+		c.post(event{kind: evClose, deadline: deadline})
 		<-c.done
 		c.wg.Wait()
 	})
@@ -233,7 +238,7 @@ func (c *Cluster) loop() {
 		select {
 		case ev := <-c.events:
 			if ev.kind == evClose {
-				c.closeAll()
+				c.closeAll(ev.deadline)
 				return
 			}
 			acts = c.handle(ev)
@@ -389,13 +394,21 @@ func (c *Cluster) members(ch *discovery.Change) {
 	}
 }
 
-// closeAll closes every connection and stops every dialer (the end).
-func (c *Cluster) closeAll() {
+// closeAll stops every dialer and closes every connection (the end). A
+// connection the core dropped closes itself once its queue is written;
+// it is given until deadline to do so.
+func (c *Cluster) closeAll(deadline time.Time) {
 	for addr, d := range c.dialers {
 		close(d.stop)
 		delete(c.dialers, addr)
 	}
 	for id, cn := range c.conns {
+		if cn.dropped {
+			select {
+			case <-cn.closedCh:
+			case <-time.After(time.Until(deadline)):
+			}
+		}
 		cn.close()
 		delete(c.conns, id)
 	}

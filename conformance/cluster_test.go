@@ -1,0 +1,429 @@
+package conformance
+
+// Multi-node cluster scenarios: real zonesync processes on 127.0.0.x,
+// driven through the NGINX Plus API with the official Go client. Each
+// scenario cites the sentence of the zone_sync documentation it checks.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/nginx/nginx-plus-go-client/v2/client"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// zonesyncBinary builds cmd/zonesync once for every cluster test.
+func zonesyncBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "zonesync-cluster-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "zonesync")
+		cmd := exec.Command("go", "build", "-o", builtBin, "./cmd/zonesync")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build failed: %v", buildErr)
+	}
+	return builtBin
+}
+
+// lockedBuffer collects a process's log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// clusterNode is one zonesync process.
+type clusterNode struct {
+	t        *testing.T
+	name     string
+	dir      string
+	apiPort  int
+	syncAddr string // host:port of its zone_sync listen
+	cmd      *exec.Cmd
+	log      *lockedBuffer
+	exited   chan struct{}
+}
+
+// nodeConfig is a node's configuration; %s slots: pid dir, api port,
+// zone_sync listen, the zone_sync server lines and extra stream lines.
+const clusterConf = `
+error_log stderr info;
+pid %[1]s/zonesync.pid;
+events {}
+http {
+    access_log off;
+    keyval_zone zone=kv:1m timeout=1h sync;
+    server {
+        listen 127.0.0.1:%[2]d;
+        location /api/ { api write=on; }
+    }
+}
+stream {
+    %[5]s
+    server {
+        listen %[3]s;
+        zone_sync;
+        zone_sync_interval %[6]s;
+        zone_sync_connect_retry_interval 100ms;
+        %[4]s
+    }
+}
+`
+
+type clusterSpec struct {
+	members  []string // zone_sync listen addresses, one per node
+	servers  string   // zone_sync_server lines; "" lists every member statically
+	stream   string   // extra stream-level lines (resolver)
+	interval string
+}
+
+func (s clusterSpec) serverLines() string {
+	if s.servers != "" {
+		return s.servers
+	}
+	var b strings.Builder
+	for _, m := range s.members {
+		fmt.Fprintf(&b, "zone_sync_server %s;\n        ", m)
+	}
+	return b.String()
+}
+
+func freeTCPPort(t *testing.T, host string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// newCluster prepares (does not start) one node per member address.
+func newCluster(t *testing.T, spec clusterSpec) []*clusterNode {
+	t.Helper()
+	if spec.interval == "" {
+		spec.interval = "100ms"
+	}
+	var nodes []*clusterNode
+	for i, addr := range spec.members {
+		n := &clusterNode{t: t, name: fmt.Sprintf("node%d", i+1), dir: t.TempDir(), apiPort: freeTCPPort(t, "127.0.0.1"), syncAddr: addr}
+		conf := fmt.Sprintf(clusterConf, n.dir, n.apiPort, addr, spec.serverLines(), spec.stream, spec.interval)
+		if err := os.WriteFile(filepath.Join(n.dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes
+}
+
+// syncAddrs returns n free zone_sync addresses, one per loopback address
+// 127.0.0.1..n, all on the same port, so one configuration fits every node.
+func syncAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	for try := 0; try < 20; try++ {
+		port := freeTCPPort(t, "127.0.0.1")
+		var addrs []string
+		ok := true
+		for i := 1; i <= n && ok; i++ {
+			a := fmt.Sprintf("127.0.0.%d:%d", i, port)
+			l, err := net.Listen("tcp", a)
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+			addrs = append(addrs, a)
+		}
+		if ok {
+			return addrs
+		}
+	}
+	t.Fatal("no common free port on 127.0.0.1..n")
+	return nil
+}
+
+func (n *clusterNode) start() {
+	n.t.Helper()
+	n.log = &lockedBuffer{}
+	n.cmd = exec.Command(zonesyncBinary(n.t), "-p", n.dir+"/", "-c", filepath.Join(n.dir, "nginx.conf"))
+	n.cmd.Stderr = n.log
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	n.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(n.cmd, n.exited)
+	n.t.Cleanup(n.kill)
+	waitFor(n.t, n.name+" to serve its API", func() bool {
+		_, err := n.client().GetNginxInfo(context.Background())
+		return err == nil
+	})
+}
+
+// kill stops the process with SIGKILL (and is the cleanup of every node).
+func (n *clusterNode) kill() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-n.exited:
+		return
+	default:
+	}
+	n.cmd.Process.Kill()
+	<-n.exited
+}
+
+// quit sends QUIT, as -s quit does, and waits for the process to exit.
+func (n *clusterNode) quit() {
+	n.t.Helper()
+	n.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-n.exited:
+	case <-time.After(20 * time.Second):
+		n.t.Fatalf("%s did not exit on QUIT:\n%s", n.name, n.log.String())
+	}
+}
+
+func (n *clusterNode) client() *client.NginxClient {
+	c, err := client.NewNginxClient(fmt.Sprintf("http://127.0.0.1:%d/api", n.apiPort), client.WithAPIVersion(9))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return c
+}
+
+func (n *clusterNode) get(key string) string {
+	pairs, err := n.client().GetKeyValPairs(context.Background(), "kv")
+	if err != nil {
+		return ""
+	}
+	return pairs[key]
+}
+
+func (n *clusterNode) put(key, value string) {
+	n.t.Helper()
+	if err := n.client().AddKeyValPair(context.Background(), "kv", key, value); err != nil {
+		n.t.Fatalf("%s: POST %s: %v", n.name, key, err)
+	}
+}
+
+// waitFor polls cond until it holds; the deadline bounds every wait.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
+	}
+}
+
+func startAll(nodes []*clusterNode) {
+	for _, n := range nodes {
+		n.start()
+	}
+}
+
+// seed: "Enables the synchronization of shared memory zones between cluster
+// nodes." A write on one node is read on every node.
+func TestClusterWriteReadEverywhere(t *testing.T) {
+	nodes := newCluster(t, clusterSpec{members: syncAddrs(t, 3)})
+	startAll(nodes)
+	nodes[0].put("session", "abc")
+	for _, n := range nodes {
+		n := n
+		waitFor(t, n.name+" to hold the key", func() bool { return n.get("session") == "abc" })
+	}
+}
+
+// seed: "The new node will discover other nodes from DNS or static
+// configuration and will start sending updates to them." A node killed
+// with SIGKILL, restarted, catches up with what was written meanwhile.
+func TestClusterNodeCatchesUpAfterKill9(t *testing.T) {
+	nodes := newCluster(t, clusterSpec{members: syncAddrs(t, 3)})
+	startAll(nodes)
+	a, b := nodes[0], nodes[1]
+	a.put("before", "1")
+	waitFor(t, "b to hold the first key", func() bool { return b.get("before") == "1" })
+	b.kill()
+	a.put("while-down", "2")
+	b.start()
+	waitFor(t, "b to catch up", func() bool { return b.get("while-down") == "2" && b.get("before") == "1" })
+}
+
+// seed: "To stop a node, send the QUIT signal to the instance. The node will
+// finish zone synchronization and gracefully close open connections." With
+// a push interval far away, QUIT still pushes what is pending.
+func TestClusterQuitFlushesPending(t *testing.T) {
+	nodes := newCluster(t, clusterSpec{members: syncAddrs(t, 2), interval: "1h"})
+	startAll(nodes)
+	a, b := nodes[0], nodes[1]
+	waitFor(t, "the nodes to connect", func() bool { return online(a) == 1 && online(b) == 1 })
+	a.put("last-words", "bye")
+	a.quit()
+	waitFor(t, "b to hold what a pushed on QUIT", func() bool { return b.get("last-words") == "bye" })
+}
+
+func online(n *clusterNode) int64 {
+	st, err := n.client().GetStreamZoneSync(context.Background())
+	if err != nil || st == nil {
+		return -1
+	}
+	return int64(st.Status.NodesOnline)
+}
+
+// The official Go client's expectations on two nodes, as NGINX Plus's own
+// client test checks them: after a keyval POST on A, both report
+// nodes_online > 0, A has msgs_out > 0, B has msgs_out 0, and both have
+// records_pending 0 and records_total > 0.
+func TestClusterStatusAsTheOfficialClientExpects(t *testing.T) {
+	nodes := newCluster(t, clusterSpec{members: syncAddrs(t, 2)})
+	startAll(nodes)
+	a, b := nodes[0], nodes[1]
+	a.put("k", "v")
+	waitFor(t, "b to hold the key", func() bool { return b.get("k") == "v" })
+	ctx := context.Background()
+	waitFor(t, "the status to settle", func() bool {
+		sa, err1 := a.client().GetStreamZoneSync(ctx)
+		sb, err2 := b.client().GetStreamZoneSync(ctx)
+		if err1 != nil || err2 != nil || sa == nil || sb == nil {
+			return false
+		}
+		za, zb := sa.Zones["kv"], sb.Zones["kv"]
+		return sa.Status.NodesOnline > 0 && sb.Status.NodesOnline > 0 &&
+			sa.Status.MsgsOut > 0 && sb.Status.MsgsOut == 0 && sb.Status.BytesOut == 0 &&
+			za.RecordsPending == 0 && zb.RecordsPending == 0 && za.RecordsTotal > 0 && zb.RecordsTotal > 0
+	})
+}
+
+// dnsServer is a real DNS server on 127.0.0.1 whose A records the test
+// changes.
+type dnsServer struct {
+	mu      sync.Mutex
+	records map[string][]string
+	srv     *dns.Server
+	addr    string
+}
+
+func startDNS(t *testing.T) *dnsServer {
+	t.Helper()
+	d := &dnsServer{records: map[string][]string{}}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.addr = pc.LocalAddr().String()
+	started := make(chan struct{})
+	d.srv = &dns.Server{PacketConn: pc, Handler: d, NotifyStartedFunc: func() { close(started) }}
+	go d.srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { d.srv.Shutdown() })
+	return d
+}
+
+func (d *dnsServer) set(name string, addrs ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.records[dns.Fqdn(name)] = addrs
+}
+
+func (d *dnsServer) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	d.mu.Lock()
+	addrs, ok := d.records[r.Question[0].Name]
+	d.mu.Unlock()
+	if !ok {
+		m.Rcode = dns.RcodeNameError
+	} else if r.Question[0].Qtype == dns.TypeA {
+		for _, a := range addrs {
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 1}, A: net.ParseIP(a)})
+		}
+	}
+	w.WriteMsg(m)
+}
+
+// seed: "The resolve parameter instructs nginx to monitor changes of the IP
+// addresses that correspond to a domain name of the node and automatically
+// modify the configuration without the need of restarting nginx." A node
+// added to the DNS name joins. And: "To remove a node, update a DNS record
+// of a cluster hostname and remove the IP address of the node. All other
+// nodes will eventually discover that the node is removed, close
+// connections to the node, and will no longer try to connect to it. After
+// the node is removed, it can be stopped as described above."
+func TestClusterMembershipFromDNS(t *testing.T) {
+	d := startDNS(t)
+	addrs := syncAddrs(t, 3)
+	port := addrs[0][strings.LastIndexByte(addrs[0], ':')+1:]
+	d.set("cluster.zonesync.test", "127.0.0.1", "127.0.0.2")
+	nodes := newCluster(t, clusterSpec{
+		members: addrs,
+		servers: "zone_sync_server cluster.zonesync.test:" + port + " resolve;",
+		stream:  "resolver " + d.addr + " valid=1s;",
+	})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	startAll([]*clusterNode{a, b})
+	waitFor(t, "a and b to connect", func() bool { return online(a) == 1 && online(b) == 1 })
+	a.put("first", "1")
+	waitFor(t, "b to hold the key", func() bool { return b.get("first") == "1" })
+
+	d.set("cluster.zonesync.test", "127.0.0.1", "127.0.0.2", "127.0.0.3")
+	c.start()
+	waitFor(t, "c to join and catch up", func() bool { return c.get("first") == "1" && online(a) == 2 })
+
+	d.set("cluster.zonesync.test", "127.0.0.1", "127.0.0.3")
+	bAddr := addrs[1]
+	waitFor(t, "a to notice b's removal", func() bool {
+		return strings.Contains(a.log.String(), "cluster node "+bAddr+" removed")
+	})
+	b.quit()
+	waitFor(t, "a to have only c online", func() bool { return online(a) == 1 })
+	// a no longer tries to connect to b: no connect error for b appears
+	// while two writes of c reach a, each a push interval (100ms) apart,
+	// longer than the retry interval (100ms) a dialer would redial after.
+	before := strings.Count(a.log.String(), "connect() to "+bAddr)
+	for i, key := range []string{"after1", "after2"} {
+		c.put(key, fmt.Sprint(i))
+		waitFor(t, "a to hold c's write", func() bool { return a.get(key) == fmt.Sprint(i) })
+	}
+	if after := strings.Count(a.log.String(), "connect() to "+bAddr); after != before {
+		t.Errorf("a kept connecting to the removed node b (%d -> %d attempts)", before, after)
+	}
+}
