@@ -97,11 +97,12 @@ http {
 stream {
     %[5]s
     server {
-        listen %[3]s;
+        listen %[3]s%[7]s;
         zone_sync;
         zone_sync_interval %[6]s;
         zone_sync_connect_retry_interval 100ms;
         %[4]s
+        %[8]s
     }
 }
 `
@@ -111,6 +112,9 @@ type clusterSpec struct {
 	servers  string   // zone_sync_server lines; "" lists every member statically
 	stream   string   // extra stream-level lines (resolver)
 	interval string
+	// node, if set, gives node i's own extra stream-level lines, its
+	// listen parameters and its extra zone_sync server lines (TLS).
+	node func(i int) (stream, listen, server string)
 }
 
 func (s clusterSpec) serverLines() string {
@@ -143,7 +147,12 @@ func newCluster(t *testing.T, spec clusterSpec) []*clusterNode {
 	var nodes []*clusterNode
 	for i, addr := range spec.members {
 		n := &clusterNode{t: t, name: fmt.Sprintf("node%d", i+1), dir: t.TempDir(), apiPort: freeTCPPort(t, "127.0.0.1"), syncAddr: addr}
-		conf := fmt.Sprintf(clusterConf, n.dir, n.apiPort, addr, spec.serverLines(), spec.stream, spec.interval)
+		stream, listen, server := spec.stream, "", ""
+		if spec.node != nil {
+			s, l, srv := spec.node(i)
+			stream, listen, server = stream+"\n    "+s, l, srv
+		}
+		conf := fmt.Sprintf(clusterConf, n.dir, n.apiPort, addr, spec.serverLines(), stream, spec.interval, listen, server)
 		if err := os.WriteFile(filepath.Join(n.dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
