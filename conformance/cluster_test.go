@@ -20,6 +20,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/nginx/nginx-plus-go-client/v2/client"
+	"github.com/zonesync/zonesync/runtime/testnet"
 )
 
 var (
@@ -128,15 +129,7 @@ func (s clusterSpec) serverLines() string {
 	return b.String()
 }
 
-func freeTCPPort(t *testing.T, host string) int {
-	t.Helper()
-	l, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freeTCPPort(t *testing.T, host string) int { return testnet.Port(t, host) }
 
 // newCluster prepares (does not start) one node per member address.
 func newCluster(t *testing.T, spec clusterSpec) []*clusterNode {
@@ -168,18 +161,10 @@ func syncAddrs(t *testing.T, n int) []string {
 	for try := 0; try < 20; try++ {
 		port := freeTCPPort(t, "127.0.0.1")
 		var addrs []string
-		ok := true
-		for i := 1; i <= n && ok; i++ {
-			a := fmt.Sprintf("127.0.0.%d:%d", i, port)
-			l, err := net.Listen("tcp", a)
-			if err != nil {
-				ok = false
-				break
-			}
-			l.Close()
-			addrs = append(addrs, a)
+		for i := 1; i <= n && testnet.Free(fmt.Sprintf("127.0.0.%d", i), port); i++ {
+			addrs = append(addrs, fmt.Sprintf("127.0.0.%d:%d", i, port))
 		}
-		if ok {
+		if len(addrs) == n {
 			return addrs
 		}
 	}

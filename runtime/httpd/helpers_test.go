@@ -18,18 +18,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/runtime/testnet"
 )
 
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a port on 127.0.0.1 for a server to bind (see testnet).
+func freePort(t testing.TB) int { return testnet.Port(t, "127.0.0.1") }
 
 // expand replaces {{NAME}} in a template.
 func expand(tmpl string, vars map[string]string) string {

@@ -319,6 +319,9 @@ func (n *Node) reload() {
 	n.gen = gen
 	n.reloads++
 	n.mu.Unlock()
+	// The old servers are stopped: the zones the new configuration
+	// dropped or replaced can give their memory back.
+	old.zones.closeUnused(gen.zones)
 }
 
 // stop stops serving: gracefully (QUIT) lets requests in flight finish.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,18 +14,11 @@ import (
 	"time"
 
 	"github.com/nginx/nginx-plus-go-client/v2/client"
+	"github.com/zonesync/zonesync/runtime/testnet"
 )
 
-// freePort returns a port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a port on 127.0.0.1 for a server to bind (see testnet).
+func freePort(t *testing.T) int { return testnet.Port(t, "127.0.0.1") }
 
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {

@@ -199,3 +199,16 @@ func (zs *Zones) synced() []core.Zone {
 	}
 	return out
 }
+
+// closeUnused closes the stores of zs that next does not use.
+func (zs *Zones) closeUnused(next *Zones) {
+	kept := map[*zone.Store]bool{}
+	for _, m := range next.all {
+		kept[m.store] = true
+	}
+	for _, m := range zs.all {
+		if !kept[m.store] {
+			m.store.Close()
+		}
+	}
+}

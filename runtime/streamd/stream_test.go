@@ -26,17 +26,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/runtime/testnet"
 )
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a port on 127.0.0.1 for a server to bind (see testnet).
+func freePort(t testing.TB) int { return testnet.Port(t, "127.0.0.1") }
 
 func loadConfig(t testing.TB, dir, text string) *directives.Config {
 	t.Helper()

@@ -19,6 +19,8 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -134,28 +136,30 @@ var (
 
 // Store is one zone. All methods are safe for concurrent use.
 type Store struct {
-	name    string
-	kind    Kind
-	match   MatchType
-	sync    bool
-	node    uint32
-	timeout int64 // ms
-	tombTTL int64 // ms
-	rate    int64
-	clock   Clock
-	clk     hlc
-	seed    maphash.Seed
-	mem     []byte
-	arena   *arena
-	bbits   uint   // log2 of buckets per shard
-	bmask   uint64 // buckets per shard - 1
-	lens    lengths
-	iplens  *ipLengths
-	plens   *prefixLengths
-	rr      atomic.Uint32
-	changes atomic.Uint64 // local and applied changes, for Changes
-	changed func()
-	shards  [nShards]shard
+	name      string
+	kind      Kind
+	match     MatchType
+	sync      bool
+	node      uint32
+	timeout   int64 // ms
+	tombTTL   int64 // ms
+	rate      int64
+	clock     Clock
+	clk       hlc
+	seed      maphash.Seed
+	mem       []byte
+	arena     *arena
+	bbits     uint   // log2 of buckets per shard
+	bmask     uint64 // buckets per shard - 1
+	lens      lengths
+	iplens    *ipLengths
+	plens     *prefixLengths
+	rr        atomic.Uint32
+	changes   atomic.Uint64 // local and applied changes, for Changes
+	changed   func()
+	release   func() // gives mem back; see Close
+	closeOnce sync.Once
+	shards    [nShards]shard
 }
 
 // New creates an empty zone. It fails if the size is too small for the kind
@@ -205,6 +209,14 @@ func New(c Config) (*Store, error) {
 		seed:    maphash.MakeSeed(),
 		mem:     make([]byte, int(c.Size)),
 	}
+	mem, release, err := allocate(int(c.Size))
+	if err != nil {
+		return nil, fmt.Errorf("zone %q: cannot allocate %d bytes: %w", c.Name, c.Size, err)
+	}
+	s.mem, s.release = mem, release
+	// A store nobody can reach any more gives its mapping back even if
+	// Close was not called (tests and fuzzing make many).
+	runtime.SetFinalizer(s, (*Store).Close)
 	if s.clock == nil {
 		s.clock = SystemClock
 	}
@@ -475,6 +487,17 @@ func (s *Store) Clear() {
 		})
 		sh.mu.Unlock()
 	}
+}
+
+// Close gives the zone's memory back. The store must not be used after it:
+// the node closes a zone only when no server of any configuration can
+// reach it any more. It is safe to call more than once.
+func (s *Store) Close() {
+	s.closeOnce.Do(func() {
+		if s.release != nil {
+			s.release()
+		}
+	})
 }
 
 // Timeout returns the zone's timeout= (0 for none).
