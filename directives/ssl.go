@@ -20,6 +20,7 @@ import (
 	"hash"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -957,6 +958,28 @@ const opensslDefaultList = "ALL:!COMPLEMENTOFDEFAULT:!eNULL"
 // "@STRENGTH" and "@SECLEVEL=n" do not change which suites are in. The
 // result is in list order; empty means "no cipher match".
 func opensslCipherList(list string) []opensslCipher {
+	if v, ok := cipherListCache.Load(list); ok {
+		return v.([]opensslCipher)
+	}
+	out := evalCipherList(list)
+	cipherListCache.Store(list, out)
+	return out
+}
+
+// goSuiteIDs maps Go's suite names to their ids.
+var goSuiteIDs = func() map[string]uint16 {
+	ids := map[string]uint16{}
+	for _, s := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		ids[s.Name] = s.ID
+	}
+	return ids
+}()
+
+// cipherListCache holds evaluated cipher lists: a config names the same
+// few lists in thousands of servers. Callers must not modify the result.
+var cipherListCache sync.Map
+
+func evalCipherList(list string) []opensslCipher {
 	if rest, ok := strings.CutPrefix(list, "DEFAULT"); ok {
 		list = opensslDefaultList + ":" + rest
 	}
@@ -1049,13 +1072,9 @@ var opensslToGo = map[string]string{
 // goCipherSuites maps OpenSSL suites to the crypto/tls suite IDs Go has,
 // in the same order, leaving out the ones Go does not implement.
 func goCipherSuites(list []opensslCipher) []uint16 {
-	ids := map[string]uint16{}
-	for _, s := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
-		ids[s.Name] = s.ID
-	}
 	var out []uint16
 	for _, c := range list {
-		if id, ok := ids[opensslToGo[c.name]]; ok {
+		if id, ok := goSuiteIDs[opensslToGo[c.name]]; ok {
 			out = append(out, id)
 		}
 	}
