@@ -60,7 +60,13 @@ func New(targets []Target, stderr io.Writer) (*Log, error) {
 		}
 		w.targets = append(w.targets, &t)
 	}
-	return &Log{zl: zerolog.New(w), out: w}, nil
+	// Events below every target's level are dropped by zerolog itself,
+	// before they are encoded.
+	least := directives.Emerg
+	for _, t := range w.targets {
+		least = max(least, t.Level)
+	}
+	return &Log{zl: zerolog.New(w).Level(zlLevel(least)), out: w}, nil
 }
 
 // FromConfig returns the targets the main level's error_log directives
