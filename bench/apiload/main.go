@@ -2,7 +2,7 @@
 // Plus API, for the api and memory sections of bench/run.sh.
 //
 // It sends a fixed number of requests over a fixed number of keep-alive
-// connections (one goroutine each, net/http's client) and prints one line of
+// connections (one goroutine each, speaking HTTP/1.1 by hand: see raw.go) and prints one line of
 // results: requests per second, the 50th and 99th percentile latency, the
 // errors and the CPU time the client itself used. Every request must get the
 // operation's success status; any other answer or a transport error counts
@@ -29,7 +29,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -181,27 +180,21 @@ func value(i, size int) string {
 }
 
 // request builds the request for key number i.
-func (o options) request(ctx context.Context, i int) (*http.Request, error) {
+// request returns the method, path and body of request i.
+func (o options) request(path string, i int) (method, target, body string, err error) {
 	key, err := keyName(o.prefix, i, o.keySize)
 	if err != nil {
-		return nil, err
+		return "", "", "", err
 	}
 	switch o.op {
 	case "get":
-		return http.NewRequestWithContext(ctx, http.MethodGet, o.url+"?key="+key, nil)
-	case "post", "patch":
-		body := `{"` + key + `":"` + value(i, o.valueSize) + `"}`
-		method := http.MethodPost
-		if o.op == "patch" {
-			method = http.MethodPatch
-		}
-		req, err := http.NewRequestWithContext(ctx, method, o.url, strings.NewReader(body))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		return req, err
+		return "GET", path + "?key=" + key, "", nil
+	case "post":
+		return "POST", path, `{"` + key + `":"` + value(i, o.valueSize) + `"}`, nil
+	case "patch":
+		return "PATCH", path, `{"` + key + `":"` + value(i, o.valueSize) + `"}`, nil
 	}
-	return nil, fmt.Errorf("unknown op %q", o.op)
+	return "", "", "", fmt.Errorf("unknown op %q", o.op)
 }
 
 // wantStatus is the status every answer to op must have.
@@ -215,24 +208,12 @@ func wantStatus(op string) int {
 	return http.StatusOK
 }
 
-func newClient(o options) *http.Client {
-	return &http.Client{
-		Timeout: o.reqTime,
-		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: o.reqTime, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        o.c,
-			MaxIdleConnsPerHost: o.c,
-			MaxConnsPerHost:     o.c,
-			IdleConnTimeout:     time.Minute,
-			DisableCompression:  true,
-		},
-	}
-}
-
 // run sends the requests and collects the result.
 func run(o options) (*result, error) {
-	client := newClient(o)
-	defer client.CloseIdleConnections()
+	addr, host, path, err := target(o.url)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	want := wantStatus(o.op)
@@ -247,6 +228,8 @@ func run(o options) (*result, error) {
 	for w := range o.c {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(o.seed, uint64(w)))
+			conn := &rawConn{addr: addr, host: host, timeout: o.reqTime}
+			defer conn.close()
 			lat[w] = make([]time.Duration, 0, o.n/o.c+1)
 			for ctx.Err() == nil {
 				j := int(next.Add(1)) - 1
@@ -257,7 +240,7 @@ func run(o options) (*result, error) {
 				if o.op != "post" {
 					i = rng.IntN(o.keys)
 				}
-				d, err := do(ctx, client, o, i, want)
+				d, err := do(conn, o, path, i, want)
 				if ctx.Err() != nil {
 					return // the deadline, not the server, failed this one
 				}
@@ -289,26 +272,21 @@ func run(o options) (*result, error) {
 	return r, nil
 }
 
-// do sends request i and reads the whole answer, so the connection is
-// reused. It returns the latency and an error for any unexpected answer.
-func do(ctx context.Context, client *http.Client, o options, i, want int) (time.Duration, error) {
-	req, err := o.request(ctx, i)
+// do sends request i on conn and reads the whole answer. It returns the
+// latency and an error for any unexpected answer.
+func do(conn *rawConn, o options, path string, i, want int) (time.Duration, error) {
+	method, target, body, err := o.request(path, i)
 	if err != nil {
 		return 0, err
 	}
 	t := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return time.Since(t), err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	status, answer, err := conn.roundTrip(method, target, body)
 	d := time.Since(t)
 	if err != nil {
 		return d, err
 	}
-	if resp.StatusCode != want {
-		return d, fmt.Errorf("%s %s: status %d, want %d: %s", req.Method, req.URL, resp.StatusCode, want, bytes.TrimSpace(body))
+	if status != want {
+		return d, fmt.Errorf("%s %s: status %d, want %d: %s", method, target, status, want, bytes.TrimSpace(answer))
 	}
 	return d, nil
 }
