@@ -421,3 +421,52 @@ func TestClusterMembershipFromDNS(t *testing.T) {
 		t.Errorf("a kept connecting to the removed node b (%d -> %d attempts)", before, after)
 	}
 }
+
+// rewrite replaces text in a node's configuration file.
+func (n *clusterNode) rewrite(old, new string) {
+	n.t.Helper()
+	path := filepath.Join(n.dir, "nginx.conf")
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.Contains(string(b), old) {
+		n.t.Fatalf("%s: cannot rewrite %q: %v", n.name, old, err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// seed: "In case of static configuration, other nodes need to be reloaded
+// in order to send updates to the new node." A reload (HUP, as -s reload
+// sends) applies a changed static list: the reloaded nodes connect to the
+// new node, which receives their records, and keep their own.
+func TestClusterReloadAddsStaticNode(t *testing.T) {
+	addrs := syncAddrs(t, 3)
+	nodes := newCluster(t, clusterSpec{members: addrs})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	cLine := "zone_sync_server " + addrs[2] + ";"
+	a.rewrite(cLine, "")
+	b.rewrite(cLine, "")
+	for _, other := range addrs[:2] {
+		c.rewrite("zone_sync_server "+other+";", "") // c starts alone
+	}
+	startAll(nodes)
+	a.put("old", "1")
+	waitFor(t, "b to hold a's key", func() bool { return b.get("old") == "1" })
+	if c.get("old") != "" {
+		t.Fatal("c is not in the cluster yet but holds its records")
+	}
+	a.rewrite("zone_sync;", "zone_sync;\n        "+cLine)
+	b.rewrite("zone_sync;", "zone_sync;\n        "+cLine)
+	for _, n := range []*clusterNode{a, b} {
+		n.cmd.Process.Signal(syscall.SIGHUP)
+	}
+	waitFor(t, "c to receive the records after the reload", func() bool { return c.get("old") == "1" })
+	if a.get("old") != "1" || b.get("old") != "1" {
+		t.Fatal("a reload lost zone contents")
+	}
+	c.put("from-c", "2")
+	for _, n := range []*clusterNode{a, b} {
+		n := n
+		waitFor(t, n.name+" to receive c's write", func() bool { return n.get("from-c") == "2" })
+	}
+}

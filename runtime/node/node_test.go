@@ -255,3 +255,38 @@ func TestCorruptStateFileIsMovedAside(t *testing.T) {
 		t.Fatalf("no error logged:\n%s", n.log.String())
 	}
 }
+
+// The deny-list pattern users write: an address posted to a keyval zone
+// through the API is refused on the next request, and allowed again once
+// the pair is deleted.
+func TestDenyListThroughAPI(t *testing.T) {
+	app := freePort(t)
+	n := startNode(t, fmt.Sprintf(`keyval_zone zone=deny:1m type=ip;
+    keyval $remote_addr $blocked zone=deny;
+    server {
+        listen 127.0.0.1:%d;
+        location / {
+            if ($blocked) {
+                return 403;
+            }
+            return 200 "app\n";
+        }
+    }`, app))
+	appURL := fmt.Sprintf("http://127.0.0.1:%d/", app)
+	ctx := context.Background()
+	if code, _ := get(t, appURL); code != 200 {
+		t.Fatalf("before the deny-list entry: %d, want 200", code)
+	}
+	if err := n.client().AddKeyValPair(ctx, "deny", "127.0.0.0/8", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := get(t, appURL); code != 403 {
+		t.Fatalf("a blocked client got %d, want 403", code)
+	}
+	if err := n.client().DeleteKeyValuePair(ctx, "deny", "127.0.0.0/8"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := get(t, appURL); code != 200 {
+		t.Fatalf("an unblocked client got %d, want 200", code)
+	}
+}
