@@ -1,17 +1,14 @@
 package httpd
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/runtime/sockets"
 )
 
 // Listening sockets as nginx opens them: on a port where some server
@@ -193,48 +190,10 @@ func newListener(a *addrConf) *listener {
 
 // bind opens the socket.
 func (l *listener) bind() error {
-	lc := net.ListenConfig{}
-	if l.network == "tcp6" && l.ipv6only == 2 {
-		lc.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 0)
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		}
-	}
-	ln, err := lc.Listen(context.Background(), l.network, l.address)
+	ln, err := sockets.Listen(l.network, l.address, l.text, l.ipv6only == 2)
 	if err != nil {
-		return socketError(l.text, err)
+		return err
 	}
 	l.ln = ln
 	return nil
-}
-
-// socketError words a failed bind or listen as nginx logs it:
-// `bind() to 127.0.0.1:80 failed (98: Address already in use)`.
-func socketError(text string, err error) error {
-	var se *os.SyscallError
-	var errno syscall.Errno
-	if !errors.As(err, &se) || !errors.As(err, &errno) {
-		return fmt.Errorf("bind() to %s failed (%v)", text, err)
-	}
-	call := se.Syscall
-	if call != "listen" {
-		call = "bind"
-	}
-	return fmt.Errorf("%s() to %s failed (%d: %s)", call, text, int(errno), Strerror(errno))
-}
-
-// Strerror is the C library's text of an errno, as nginx prints it; Go's
-// texts are the same strings in lower case.
-func Strerror(e syscall.Errno) string {
-	s := e.Error()
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/runtime/httpd/script"
 )
 
@@ -96,14 +97,10 @@ func (r *request) serveIndex() (stage, outcome) {
 
 // errnoText words an OS error as nginx: "2: No such file or directory".
 func errnoText(err error) string {
-	var errno syscall.Errno
 	if err == nil {
 		return "20: Not a directory"
 	}
-	if errors.As(err, &errno) {
-		return fmt.Sprintf("%d: %s", int(errno), Strerror(errno))
-	}
-	return err.Error()
+	return directives.ErrnoText(err)
 }
 
 // serveFile is ngx_http_static_handler.

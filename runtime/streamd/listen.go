@@ -1,20 +1,18 @@
 package streamd
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/runtime/sockets"
 )
 
 // Stream sockets as ngx_stream_optimize_servers opens them: on a port
@@ -132,42 +130,12 @@ func newListener(a *streamAddr) *listener {
 }
 
 func (l *listener) bind() error {
-	lc := net.ListenConfig{}
-	if l.network == "tcp6" && !l.ipv6only {
-		lc.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 0)
-			}); err != nil {
-				return err
-			}
-			return serr
-		}
-	}
-	ln, err := lc.Listen(context.Background(), l.network, l.address)
+	ln, err := sockets.Listen(l.network, l.address, l.text, !l.ipv6only)
 	if err != nil {
-		return bindError(l.text, err)
+		return err
 	}
 	l.ln = ln
 	return nil
-}
-
-// bindError words a failed bind as nginx logs it.
-func bindError(text string, err error) error {
-	var se *os.SyscallError
-	var errno syscall.Errno
-	if !errors.As(err, &se) || !errors.As(err, &errno) {
-		return fmt.Errorf("bind() to %s failed (%v)", text, err)
-	}
-	call := se.Syscall
-	if call != "listen" {
-		call = "bind"
-	}
-	msg := errno.Error()
-	if msg != "" {
-		msg = strings.ToUpper(msg[:1]) + msg[1:]
-	}
-	return fmt.Errorf("%s() to %s failed (%d: %s)", call, text, int(errno), msg)
 }
 
 // serverTLS builds the TLS of a server with "listen ... ssl".

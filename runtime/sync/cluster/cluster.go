@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/runtime/sockets"
 	"github.com/zonesync/zonesync/runtime/sync/core"
 	"github.com/zonesync/zonesync/runtime/sync/discovery"
 	"github.com/zonesync/zonesync/runtime/sync/tlsconf"
@@ -140,10 +140,10 @@ func (c *Cluster) listen(zs *directives.ZoneSync) error {
 			if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 				network, address = "unix", path
 			}
-			ln, err := net.Listen(network, address)
+			ln, err := sockets.Listen(network, address, addr, false)
 			if err != nil {
 				c.closeListeners()
-				return fmt.Errorf("bind() to %s failed (%s)", addr, directives.ErrnoText(err))
+				return err
 			}
 			if l.SSL && c.server != nil {
 				ln = tls.NewListener(ln, c.server.Config())

@@ -32,9 +32,21 @@ type dnsServer struct {
 
 func startDNS(t *testing.T) *dnsServer {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// The server answers on UDP and TCP on one port: take a UDP port whose
+	// TCP twin is free too (another socket may hold it).
+	var pc net.PacketConn
+	var ln net.Listener
+	for try := 0; ln == nil; try++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err != nil {
+			pc.Close()
+			if try == 20 {
+				t.Fatal(err)
+			}
+		}
 	}
 	s := &dnsServer{
 		addr:     netip.MustParseAddrPort(pc.LocalAddr().String()),
@@ -43,10 +55,6 @@ func startDNS(t *testing.T) *dnsServer {
 		rcode:    map[string]int{},
 		queries:  map[string]int{},
 		truncate: map[string]bool{},
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, srv := range []*dns.Server{{PacketConn: pc}, {Listener: ln}} {
 		started := make(chan struct{})
