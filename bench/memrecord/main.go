@@ -15,7 +15,7 @@
 // name=value fields:
 //
 //	records, rss_growth, rss_per_record   the store's own cost of N pairs
-//	heap_growth                           Go heap growth (the arena is allocated whole)
+//	heap_growth                           Go heap growth (small: the zone is a mapping outside the heap)
 //	capacity, size_per_record             pairs a zone of -size holds, and -size / capacity
 package main
 

@@ -105,9 +105,10 @@ func TestMeasureZone(t *testing.T) {
 	if m.records != 1000 || m.capacity < 8000 {
 		t.Fatalf("records %d, capacity %d", m.records, m.capacity)
 	}
-	// The arena is allocated whole: the heap grows by at least the size.
-	if m.heapGrow < 1<<20 {
-		t.Fatalf("heap grew by %d, less than the zone", m.heapGrow)
+	// The zone's memory is a mapping outside Go's heap: filling it leaves
+	// the heap almost as it was.
+	if m.heapGrow > 256<<10 {
+		t.Fatalf("heap grew by %d filling a 1m zone: records must live outside Go's heap", m.heapGrow)
 	}
 	line := m.String()
 	if !strings.HasPrefix(line, "records=1000 rss_growth=") || !strings.Contains(line, " capacity=") {
