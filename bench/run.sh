@@ -34,7 +34,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH=$PATH:/usr/local/go/bin ;; esac
 
-SECTIONS=(parse api memory)
+SECTIONS=(parse api memory sync)
 RUNS=${RUNS:-5}
 SERVERS=${SERVERS:-10000}
 API_REQUESTS=${API_REQUESTS:-100000}
@@ -470,5 +470,9 @@ main() {
 		"section_$s"
 	done
 }
+
+# The zone_sync replication section lives in its own file.
+# shellcheck source=bench/sync.sh
+source bench/sync.sh
 
 main "$@"

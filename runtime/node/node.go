@@ -451,7 +451,7 @@ var nodeDirectives = map[string]bool{
 	"worker_processes": true, "pid": true, "daemon": true, "error_log": true, "load_module": true,
 	"events": true, "worker_connections": true, "user": true, "master_process": true,
 	"http": true, "stream": true, "include": true,
-	"keyval_zone": true, "limit_req_zone": true,
+	"keyval_zone": true, "limit_req_zone": true, "client_body_buffer_size": true,
 	"zone_sync": true, "zone_sync_server": true, "zone_sync_buffers": true,
 	"zone_sync_connect_retry_interval": true, "zone_sync_connect_timeout": true,
 	"zone_sync_interval": true, "zone_sync_recv_buffer_size": true, "zone_sync_timeout": true,

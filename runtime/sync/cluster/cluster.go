@@ -298,7 +298,7 @@ func (c *Cluster) handle(ev event) []core.Action {
 		}
 		return c.closed(ev.conn, ev.err)
 	case evDrained:
-		if c.opts.Config.Interval == 0 && c.core.Backlog() {
+		if c.opts.Config.Interval == 0 && c.core.Backlog() || c.core.Unfinished() {
 			return c.core.Flush()
 		}
 	case evMembers:

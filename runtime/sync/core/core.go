@@ -310,6 +310,23 @@ func (c *Core) Backlog() bool {
 	return false
 }
 
+// Unfinished reports whether the last push stopped because
+// zone_sync_buffers were full, carrying records to the next push. The
+// shell pushes again as soon as the link has written what it has, rather
+// than at the next interval: the buffers bound how much a push holds, not
+// how fast changes flow.
+func (c *Core) Unfinished() bool {
+	if c.stopped || len(c.nodes) == 0 {
+		return false
+	}
+	for _, zs := range c.zones {
+		if len(zs.carry) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Stop is QUIT: push every local change left (however many frames it
 // takes) to every online peer, say bye on every connection and close them
 // all, then ActStopped. Every later call does nothing.

@@ -461,3 +461,39 @@ func TestStatusConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// A push cut short by zone_sync_buffers reports Unfinished, and further
+// Flushes carry on until every change has gone; a push that fits does not.
+func TestUnfinishedAfterFullBuffers(t *testing.T) {
+	c, z := newCore(t, func(cfg *core.Config) { cfg.BufferCount, cfg.BufferSize = 2, 1024 })
+	online(t, c, 1, 2, 0)
+	for i := 0; i < 200; i++ {
+		if err := z.Set(fmt.Sprintf("key-%03d", i), []byte("value-of-some-length"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Unfinished() {
+		t.Fatal("nothing was pushed yet")
+	}
+	sent := 0
+	for push := 0; push < 100; push++ {
+		for _, a := range c.Flush() {
+			if a.Kind == core.ActSend {
+				var f wire.Frame
+				if err := wire.Decode(a.Frame, wire.MaxFrameLimit, &f); err != nil {
+					t.Fatal(err)
+				}
+				sent += len(f.Records)
+			}
+		}
+		if push == 0 && !c.Unfinished() {
+			t.Fatal("a push that filled both buffers must be unfinished")
+		}
+		if !c.Unfinished() {
+			break
+		}
+	}
+	if c.Unfinished() || sent != 200 {
+		t.Fatalf("after the pushes: unfinished %v, %d of 200 records sent", c.Unfinished(), sent)
+	}
+}
