@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/runtime/sockets"
 )
 
 // KeyvalLookup is a keyval zone as the keyval variables read it; the zone
@@ -200,50 +201,21 @@ func (s *Server) isClosing() bool { return s.closing.Load() }
 // acceptLoop accepts the connections of one socket.
 func (s *Server) acceptLoop(l *listener) {
 	defer s.wg.Done()
-	backoff := 5 * time.Millisecond
-	for {
-		nc, err := l.ln.Accept()
-		if err != nil {
-			if s.isClosing() {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				s.log.Error().Err(err).Str("listen", l.text).Msg("accept() failed")
-				t := time.NewTimer(backoff)
-				select {
-				case <-t.C:
-				case <-s.stop:
-					t.Stop()
-					return
-				}
-				backoff = min(2*backoff, time.Second)
-				continue
-			}
-			s.log.Error().Err(err).Str("listen", l.text).Msg("accept() failed")
-			return
-		}
-		backoff = 5 * time.Millisecond
+	logErr := func(err error) { s.log.Error().Err(err).Str("listen", l.text).Msg("accept() failed") }
+	sockets.AcceptLoop(l.ln, s.stop, s.isClosing, logErr, func(nc net.Conn) {
 		c := s.newConn(l, nc)
 		s.mu.Lock()
 		if s.isClosing() {
 			s.mu.Unlock()
 			nc.Close()
-			continue
+			return
 		}
 		c.number = s.connSeq.Add(1)
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go c.serve()
-	}
-}
-
-// isTemporary reports the accept errors worth retrying (EMFILE, ENFILE,
-// ENOBUFS, ENOMEM, ECONNABORTED).
-func isTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
+	})
 }
 
 func (s *Server) connDone(c *conn) {

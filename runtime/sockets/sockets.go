@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/zonesync/zonesync/directives"
 )
@@ -45,4 +46,48 @@ func Error(text string, err error) error {
 		call = "listen"
 	}
 	return fmt.Errorf("%s() to %s failed (%s)", call, text, directives.ErrnoText(err))
+}
+
+// AcceptLoop accepts connections on ln and hands each to handle, in the
+// calling goroutine, until ln fails for good: after closing() reports true
+// (the owner closed ln) it returns quietly. Temporary failures (out of
+// descriptors or buffers, an aborted connection) are logged and retried
+// after a pause that grows from 5 ms to 1 s, as nginx stops accepting for
+// a while when it runs out of descriptors; a close of stop ends the pause.
+func AcceptLoop(ln net.Listener, stop <-chan struct{}, closing func() bool, logErr func(error), handle func(net.Conn)) {
+	backoff := 5 * time.Millisecond
+	for {
+		nc, err := ln.Accept()
+		if err == nil {
+			backoff = 5 * time.Millisecond
+			handle(nc)
+			continue
+		}
+		if closing() {
+			return
+		}
+		logErr(err)
+		if !temporary(err) {
+			return
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-stop:
+			t.Stop()
+			return
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// temporary reports the accept errors worth retrying (EMFILE, ENFILE,
+// ENOBUFS, ENOMEM, ECONNABORTED) and timeouts.
+func temporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
 }

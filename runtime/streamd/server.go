@@ -21,6 +21,7 @@ import (
 
 	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/runtime/httpd/script"
+	"github.com/zonesync/zonesync/runtime/sockets"
 )
 
 // KeyvalLookup is a stream keyval zone as keyval variables read it.
@@ -318,43 +319,21 @@ func (s *Server) Serve() {
 
 func (s *Server) acceptLoop(l *listener) {
 	defer s.wg.Done()
-	backoff := 5 * time.Millisecond
-	for {
-		nc, err := l.ln.Accept()
-		if err != nil {
-			if s.closing.Load() {
-				return
-			}
-			var t interface{ Temporary() bool }
-			if errors.As(err, &t) && t.Temporary() {
-				s.log.Error().Err(err).Str("listen", l.text).Msg("accept() failed")
-				tm := time.NewTimer(backoff)
-				select {
-				case <-tm.C:
-				case <-s.stop:
-					tm.Stop()
-					return
-				}
-				backoff = min(2*backoff, time.Second)
-				continue
-			}
-			s.log.Error().Err(err).Str("listen", l.text).Msg("accept() failed")
-			return
-		}
-		backoff = 5 * time.Millisecond
+	logErr := func(err error) { s.log.Error().Err(err).Str("listen", l.text).Msg("accept() failed") }
+	sockets.AcceptLoop(l.ln, s.stop, s.closing.Load, logErr, func(nc net.Conn) {
 		ss := &session{s: s, srv: l.serverFor(nc.LocalAddr()), nc: nc, start: s.now(), listenText: l.text}
 		s.mu.Lock()
 		if s.closing.Load() {
 			s.mu.Unlock()
 			nc.Close()
-			continue
+			return
 		}
 		ss.number = s.seq.Add(1)
 		s.sessions[ss] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go ss.run()
-	}
+	})
 }
 
 func (s *Server) sessionDone(ss *session) {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zonesync/zonesync/directives"
@@ -49,6 +50,7 @@ type Cluster struct {
 	stopped chan struct{} // the core reported ActStopped
 
 	listeners []net.Listener
+	closing   atomic.Bool    // Stop has begun: the listeners are closing
 	wg        sync.WaitGroup // every goroutine but the loop
 
 	// Owned by the loop goroutine.
@@ -162,16 +164,17 @@ func (c *Cluster) closeListeners() {
 	}
 }
 
-// accept takes connections from other nodes.
+// accept takes connections from other nodes until Stop closes ln.
 func (c *Cluster) accept(ln net.Listener) {
 	defer c.wg.Done()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			return // the listener was closed
-		}
-		c.post(event{kind: evConnected, conn: newConn(nc, false, nc.RemoteAddr().String(), nil)})
+	logErr := func(err error) {
+		c.opts.Log(directives.Err, "zone_sync: accept() on %s failed (%s)", ln.Addr(), directives.ErrnoText(err))
 	}
+	sockets.AcceptLoop(ln, c.done, c.closing.Load, logErr, func(nc net.Conn) {
+		if !c.post(event{kind: evConnected, conn: newConn(nc, false, nc.RemoteAddr().String(), nil)}) {
+			nc.Close()
+		}
+	})
 }
 
 // Changed tells the cluster that a zone has something pending; with
@@ -203,6 +206,7 @@ func (c *Cluster) post(ev event) bool {
 func (c *Cluster) Stop(graceful bool) {
 	c.stopOnce.Do(func() {
 		c.disc.Stop()
+		c.closing.Store(true)
 		c.closeListeners()
 		deadline := time.Now().Add(c.timeout())
 		if graceful && c.post(event{kind: evStop}) {
