@@ -279,6 +279,10 @@ func (c *Cluster) handle(ev event) []core.Action {
 	switch ev.kind {
 	case evConnected:
 		cn := ev.conn
+		if d := cn.dialer; d != nil && c.dialers[d.member.Addr] != d {
+			cn.nc.Close() // the member was removed while it was dialed
+			return nil
+		}
 		c.nextID++
 		cn.id = c.nextID
 		c.conns[cn.id] = cn
