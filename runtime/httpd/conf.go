@@ -51,6 +51,7 @@ type lconf struct {
 	addHeaders  []addHeader
 	errorPages  []directives.ErrorPage
 	api         http.Handler
+	limitReq    *limitReqConf // nil without limit_req
 	root        script.Value
 	alias       script.Value
 	index       []script.Value
@@ -211,6 +212,9 @@ func (b *builder) conf(v *vserver, l *directives.Level, parent *lconf, loc *dire
 		c.index = append(c.index, script.Compile(ix))
 	}
 	var err error
+	if c.limitReq, err = b.limitReqs(l, st); err != nil {
+		return nil, err
+	}
 	if c.rewrite, err = b.statements(c, l); err != nil {
 		return nil, err
 	}

@@ -11,10 +11,10 @@ import (
 
 // The request phases nginx runs, in its order: server rewrite, find
 // config (the location, and the client_max_body_size check), rewrite
-// (which may send the request back to find config), access, content. A
-// phase ends the request with a status (ngx_http_finalize_request), which
-// error_page may turn into an internal redirect, a named location or a
-// redirect.
+// (which may send the request back to find config), preaccess
+// (limit_req), access, content. A phase ends the request with a status
+// (ngx_http_finalize_request), which error_page may turn into an internal
+// redirect, a named location or a redirect.
 
 type stage int
 
@@ -22,6 +22,7 @@ const (
 	stageServerRewrite stage = iota
 	stageFindConfig
 	stageRewrite
+	stagePreaccess
 	stageAccess
 	stagePrecontent
 	stageContent
@@ -70,7 +71,7 @@ func (r *request) step(st stage) (stage, outcome) {
 		if r.conf == r.srv.own {
 			// nginx skips the location rewrite phase when no location
 			// matched: the server's statements ran already.
-			return stageAccess, outcome{}
+			return stagePreaccess, outcome{}
 		}
 		r.uriChanged = false
 		f, out := r.exec(r.conf.rewrite)
@@ -87,6 +88,11 @@ func (r *request) step(st stage) (stage, outcome) {
 				return stageDone, outcome{resp: r.specialResponse(500)}
 			}
 			return stageFindConfig, outcome{}
+		}
+		return stagePreaccess, outcome{}
+	case stagePreaccess:
+		if code := r.limitRequests(); code != 0 {
+			return r.finalize(outcome{status: code})
 		}
 		return stageAccess, outcome{}
 	case stageAccess:

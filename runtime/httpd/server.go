@@ -17,7 +17,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/runtime/api"
 	"github.com/zonesync/zonesync/runtime/sockets"
+	"github.com/zonesync/zonesync/runtime/zone"
 )
 
 // KeyvalLookup is a keyval zone as the keyval variables read it; the zone
@@ -36,6 +38,14 @@ type Deps struct {
 	// Now is the clock (Date, $msec, $time_local, timeouts); time.Now
 	// when nil.
 	Now func() time.Time
+	// LimitZone returns a limit_req zone by name; nil for an unknown
+	// zone. Without it limit_req is not run (Implemented leaves it out).
+	LimitZone func(name string) *zone.Store
+	// Stats receives the limit_req counters of the API; may be nil.
+	Stats *api.Counters
+	// Wait pauses a request limit_req delays, until d has passed or ctx
+	// ends (then it returns ctx's error); nil waits on a timer.
+	Wait func(ctx context.Context, d time.Duration) error
 }
 
 // Server runs the http servers of one configuration.
@@ -115,6 +125,11 @@ func (s *Server) Implemented() map[string]bool {
 	out := map[string]bool{}
 	for _, n := range implemented {
 		out[n] = true
+	}
+	if s.deps.LimitZone != nil {
+		for _, n := range limitReqImplemented {
+			out[n] = true
+		}
 	}
 	return out
 }

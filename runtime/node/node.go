@@ -26,6 +26,7 @@ import (
 	"github.com/zonesync/zonesync/runtime/httpd"
 	"github.com/zonesync/zonesync/runtime/streamd"
 	"github.com/zonesync/zonesync/runtime/sync/cluster"
+	"github.com/zonesync/zonesync/runtime/zone"
 )
 
 // Version is the zonesync version the node reports.
@@ -148,8 +149,10 @@ func (n *Node) start(cfg *directives.Config, old *generation) (*generation, erro
 		return nil, err
 	}
 	g := &generation{cfg: cfg, zones: zones, loaded: time.Now()}
+	stats := api.NewCounters()
 	a := api.New(api.Deps{
 		Registry: zones,
+		Stats:    stats,
 		ZoneSync: func() *api.ZoneSyncStatus { return zoneSyncStatus(g.cluster) },
 		Node: api.NodeInfo{
 			Version:    nginxVersion,
@@ -171,6 +174,15 @@ func (n *Node) start(cfg *directives.Config, old *generation) (*generation, erro
 			return nil
 		},
 		API: a.Handler,
+		LimitZone: func(name string) *zone.Store {
+			for _, s := range zones.LimitReqs() {
+				if s.Name() == name {
+					return s
+				}
+			}
+			return nil
+		},
+		Stats: stats,
 	})
 	if err != nil {
 		return nil, err
