@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,6 +91,7 @@ events {}
 http {
     access_log off;
     keyval_zone zone=kv:1m timeout=1h sync;
+    %[9]s
     server {
         listen 127.0.0.1:%[2]d;
         location /api/ { api write=on; }
@@ -116,6 +118,8 @@ type clusterSpec struct {
 	// node, if set, gives node i's own extra stream-level lines, its
 	// listen parameters and its extra zone_sync server lines (TLS).
 	node func(i int) (stream, listen, server string)
+	// http, if set, gives node i's extra http-level lines.
+	http func(i int) string
 }
 
 func (s clusterSpec) serverLines() string {
@@ -145,7 +149,11 @@ func newCluster(t *testing.T, spec clusterSpec) []*clusterNode {
 			s, l, srv := spec.node(i)
 			stream, listen, server = stream+"\n    "+s, l, srv
 		}
-		conf := fmt.Sprintf(clusterConf, n.dir, n.apiPort, addr, spec.serverLines(), stream, spec.interval, listen, server)
+		http := ""
+		if spec.http != nil {
+			http = spec.http(i)
+		}
+		conf := fmt.Sprintf(clusterConf, n.dir, n.apiPort, addr, spec.serverLines(), stream, spec.interval, listen, server, http)
 		if err := os.WriteFile(filepath.Join(n.dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -468,5 +476,57 @@ func TestClusterReloadAddsStaticNode(t *testing.T) {
 	for _, n := range []*clusterNode{a, b} {
 		n := n
 		waitFor(t, n.name+" to receive c's write", func() bool { return n.get("from-c") == "2" })
+	}
+}
+
+// seed: "Currently, it is possible to synchronize HTTP sticky sessions,
+// information about excessive HTTP requests, and key-value pairs". With
+// limit_req_zone ... sync a request limit holds for the cluster: the state a
+// request leaves on one node refuses the next request on another.
+func TestClusterLimitReqHoldsAcrossNodes(t *testing.T) {
+	ports := []int{freeTCPPort(t, "127.0.0.1"), freeTCPPort(t, "127.0.0.1")}
+	// A static page: limit_req runs after the rewrite phase, so a location
+	// that answers with return would never be limited, in nginx too.
+	site := t.TempDir()
+	if err := os.WriteFile(filepath.Join(site, "index.html"), []byte("ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nodes := newCluster(t, clusterSpec{members: syncAddrs(t, 2), http: func(i int) string {
+		return fmt.Sprintf(`limit_req_zone $binary_remote_addr zone=perip:1m rate=1r/m sync;
+    server {
+        listen 127.0.0.1:%d;
+        location / {
+            limit_req zone=perip nodelay;
+            root %s;
+        }
+    }`, ports[i], site)
+	}})
+	startAll(nodes)
+	status := func(port int) int {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(ports[0]); got != 200 {
+		t.Fatalf("first request on node1: %d, want 200", got)
+	}
+	b := nodes[1]
+	defer func() {
+		if t.Failed() {
+			for _, n := range nodes {
+				st, err := n.client().GetStreamZoneSync(context.Background())
+				t.Logf("%s: %+v %v\n%s", n.name, st, err, n.log.String())
+			}
+		}
+	}()
+	waitFor(t, "node2 to hold node1's limit_req state", func() bool {
+		st, err := b.client().GetStreamZoneSync(context.Background())
+		return err == nil && st != nil && st.Zones["perip"].RecordsTotal == 1
+	})
+	if got := status(ports[1]); got != 503 {
+		t.Fatalf("a request on node2 after one on node1 at 1r/m: %d, want 503", got)
 	}
 }
