@@ -72,6 +72,8 @@ type Node struct {
 	reloads int64
 	saver   chan struct{} // closed to stop the state saver
 	saverWG sync.WaitGroup
+	// saveMu keeps a state save off stores a reload is closing.
+	saveMu sync.Mutex
 }
 
 // stateSaveInterval is the largest delay between a change to a keyval zone
@@ -333,7 +335,9 @@ func (n *Node) reload() {
 	n.mu.Unlock()
 	// The old servers are stopped: the zones the new configuration
 	// dropped or replaced can give their memory back.
+	n.saveMu.Lock()
 	old.zones.closeUnused(gen.zones)
+	n.saveMu.Unlock()
 }
 
 // stop stops serving: gracefully (QUIT) lets requests in flight finish.
@@ -346,7 +350,9 @@ func (n *Node) stop(graceful bool) {
 	}
 	n.stopSaver()
 	if g != nil {
+		n.saveMu.Lock()
 		g.zones.saveStates(n.log)
+		n.saveMu.Unlock()
 	}
 }
 
@@ -392,7 +398,9 @@ func (n *Node) startSaver() {
 				n.mu.Lock()
 				g := n.gen
 				n.mu.Unlock()
+				n.saveMu.Lock()
 				g.zones.saveStates(n.log)
+				n.saveMu.Unlock()
 			}
 		}
 	}()
