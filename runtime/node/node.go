@@ -395,10 +395,12 @@ func (n *Node) startSaver() {
 			case <-n.saver:
 				return
 			case <-t.C:
+				// The generation is read under saveMu: a reload swaps it
+				// before closing the old one's stores under saveMu.
+				n.saveMu.Lock()
 				n.mu.Lock()
 				g := n.gen
 				n.mu.Unlock()
-				n.saveMu.Lock()
 				g.zones.saveStates(n.log)
 				n.saveMu.Unlock()
 			}
