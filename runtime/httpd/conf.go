@@ -52,6 +52,7 @@ type lconf struct {
 	errorPages  []directives.ErrorPage
 	api         http.Handler
 	limitReq    *limitReqConf // nil without limit_req
+	proxy       *proxyConf    // nil without proxy_pass
 	root        script.Value
 	alias       script.Value
 	index       []script.Value
@@ -97,7 +98,8 @@ func listOf[T any](l *directives.Level, name string) []T {
 
 // builder compiles the configuration.
 type builder struct {
-	s *Server
+	s      *Server
+	groups map[*directives.Upstream]*upstreamGroup // shared by every proxy_pass naming one
 }
 
 // server compiles one server block.
@@ -215,6 +217,9 @@ func (b *builder) conf(v *vserver, l *directives.Level, parent *lconf, loc *dire
 	if c.limitReq, err = b.limitReqs(l, st); err != nil {
 		return nil, err
 	}
+	if c.proxy, err = b.proxyFor(l, loc, st); err != nil {
+		return nil, err
+	}
 	if c.rewrite, err = b.statements(c, l); err != nil {
 		return nil, err
 	}
@@ -234,11 +239,18 @@ func (b *builder) ifConf(parent *lconf, l *directives.Level) (*lconf, error) {
 	if l.Has("root") {
 		st.Root = getOr(l, "root", st.Root)
 	}
+	st.ProxyPass = nil
+	if v, ok := l.Get("proxy_pass").(directives.ProxyPass); ok && l.Has("proxy_pass") {
+		st.ProxyPass = &v
+	}
 	c, err := b.conf(parent.srv, l, parent, nil, st)
 	if err != nil {
 		return nil, err
 	}
 	c.tree = parent.tree
 	c.api = parent.api
+	if c.proxy == nil {
+		c.proxy = parent.proxy
+	}
 	return c, nil
 }

@@ -409,12 +409,12 @@ func TestImplemented(t *testing.T) {
 		t.Fatal(err)
 	}
 	impl := s.Implemented()
-	for _, n := range []string{"server", "location", "if", "return", "keyval", "map", "allow", "add_header", "api"} {
+	for _, n := range []string{"server", "location", "if", "return", "keyval", "map", "allow", "add_header", "api", "proxy_pass", "upstream"} {
 		if !impl[n] {
 			t.Errorf("%s is not reported as implemented", n)
 		}
 	}
-	for _, n := range []string{"proxy_pass", "limit_req", "keyval_zone"} {
+	for _, n := range []string{"proxy_cache", "limit_req", "keyval_zone"} {
 		if impl[n] {
 			t.Errorf("%s is reported as implemented", n)
 		}

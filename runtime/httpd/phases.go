@@ -230,6 +230,9 @@ func (r *request) contentPhase() (stage, outcome) {
 	if r.conf.api != nil {
 		return r.finalize(r.serveAPI())
 	}
+	if r.conf.proxy != nil {
+		return r.finalize(r.serveProxy())
+	}
 	if !staticMethods[r.method] {
 		return r.finalize(outcome{status: 405})
 	}

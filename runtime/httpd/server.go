@@ -126,6 +126,9 @@ func (s *Server) Implemented() map[string]bool {
 	for _, n := range implemented {
 		out[n] = true
 	}
+	for _, n := range proxyImplemented {
+		out[n] = true
+	}
 	if s.deps.LimitZone != nil {
 		for _, n := range limitReqImplemented {
 			out[n] = true
