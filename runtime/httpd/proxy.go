@@ -56,7 +56,7 @@ var statusFailures = []struct {
 var proxyImplemented = []string{
 	"proxy_pass", "upstream", "proxy_connect_timeout", "proxy_send_timeout", "proxy_read_timeout",
 	"proxy_next_upstream", "proxy_next_upstream_tries", "proxy_http_version", "proxy_set_header",
-	"proxy_pass_request_headers", "proxy_pass_request_body",
+	"proxy_pass_request_headers", "proxy_pass_request_body", "sticky",
 }
 
 // proxyConf is the proxy of one level.
@@ -110,6 +110,9 @@ func (b *builder) proxyFor(l *directives.Level, loc *directives.Location, st dir
 		g = newUpstreamGroup(pp.Upstream, b.s.now)
 		if len(g.primary.list) == 0 {
 			return nil, fmt.Errorf(`upstream "%s" has no address`, pp.Upstream.Name)
+		}
+		if err := b.stickyFor(g, pp.Upstream); err != nil {
+			return nil, err
 		}
 		b.groups[pp.Upstream] = g
 	}
@@ -288,6 +291,7 @@ func (r *request) serveProxy() outcome {
 	uri := r.proxyURI(pc)
 	raw := r.proxyRequest(pc, uri, body)
 	pk := pc.group.newPick(pc.maxTries)
+	stickyID := r.stickyBegin(pc.group, pk)
 	var addrs, statuses []string
 	defer func() {
 		r.setVar("upstream_addr", strings.Join(addrs, ", "))
@@ -306,6 +310,7 @@ func (r *request) serveProxy() outcome {
 		if try.ft == 0 {
 			statuses = append(statuses, strconv.Itoa(try.status))
 			pk.free(p, false)
+			r.stickyDone(pc.group, stickyID, p, try.resp)
 			return outcome{resp: try.resp}
 		}
 		status := 502
@@ -442,6 +447,7 @@ func (r *request) readUpstreamHead(br *bufio.Reader) (*response, int, error) {
 		return nil, 0, errInvalidUpstreamHeader
 	}
 	resp := newResponse(status)
+	r.upstreamHeaders = nil
 	chunked := false
 	for {
 		h, err := br.ReadString('\n')
@@ -457,6 +463,7 @@ func (r *request) readUpstreamHead(br *bufio.Reader) (*response, int, error) {
 			return nil, 0, errors.New("upstream sent invalid header")
 		}
 		value = strings.TrimSpace(value)
+		r.upstreamHeaders = append(r.upstreamHeaders, header{name: name, value: value})
 		switch lower := strings.ToLower(name); {
 		case lower == "content-type":
 			resp.contentType = value

@@ -77,6 +77,8 @@ type request struct {
 	parseErr     *parseError // the request could not be read
 	expectTested bool        // "100 Continue" was sent or is not due
 
+	upstreamHeaders []header // the last upstream response's, for $upstream_http_* and $upstream_cookie_*
+
 	bodyDone bool   // the body was read or discarded
 	body     []byte // the body, when read
 	sent     int64  // bytes sent, for logs

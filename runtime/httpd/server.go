@@ -41,6 +41,9 @@ type Deps struct {
 	// LimitZone returns a limit_req zone by name; nil for an unknown
 	// zone. Without it limit_req is not run (Implemented leaves it out).
 	LimitZone func(name string) *zone.Store
+	// StickyZone returns the zone store of a "sticky learn" zone by name;
+	// nil for an unknown zone. Without it sticky learn is refused.
+	StickyZone func(name string) *zone.Store
 	// Stats receives the limit_req counters of the API; may be nil.
 	Stats *api.Counters
 	// Wait pauses a request limit_req delays, until d has passed or ctx

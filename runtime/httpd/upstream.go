@@ -22,6 +22,7 @@ type peer struct {
 	maxFails    int
 	failTimeout time.Duration
 	down        bool
+	sid         string // sticky's id of the server
 
 	current   int
 	effective int
@@ -43,6 +44,7 @@ type upstreamGroup struct {
 	primary *peers
 	backup  *peers // nil without backup servers
 	now     func() time.Time
+	sticky  *stickyConf // nil without sticky
 }
 
 // newUpstreamGroup builds a group from an upstream block or an implicit
@@ -51,13 +53,16 @@ func newUpstreamGroup(u *directives.Upstream, now func() time.Time) *upstreamGro
 	g := &upstreamGroup{name: u.Name, now: now, primary: &peers{}}
 	if u.Implicit {
 		for _, a := range implicitAddrs(u) {
-			g.primary.list = append(g.primary.list, newPeer(a, 1, 1, 10*time.Second, false))
+			p := newPeer(a, 1, 1, 10*time.Second, false)
+			p.sid = stickySID(a, "")
+			g.primary.list = append(g.primary.list, p)
 		}
 	}
 	var backup []*peer
 	for _, s := range u.Servers {
 		for _, a := range s.Addrs {
 			p := newPeer(a, s.Weight, s.MaxFails, s.FailTimeout, s.Down)
+			p.sid = stickySID(a, s.Route)
 			if s.Backup {
 				backup = append(backup, p)
 			} else {
@@ -97,6 +102,7 @@ type peerPick struct {
 	tier  *peers
 	tried map[*peer]bool
 	tries int
+	hint  string // the SID a sticky request is bound to
 }
 
 func (g *upstreamGroup) newPick(maxTries int) *peerPick {
@@ -122,19 +128,31 @@ func (pk *peerPick) get() *peer {
 		pk.tried[p] = true
 		return p
 	}
-	if p := pk.best(now); p != nil {
+	if p := pk.choose(now); p != nil {
 		return p
 	}
 	if pk.tier == g.primary && g.backup != nil {
 		pk.tier = g.backup
 		pk.tried = map[*peer]bool{}
-		return pk.best(now)
+		return pk.choose(now)
 	}
 	return nil
 }
 
-// best is ngx_http_upstream_get_peer: the smooth weighted round robin.
-func (pk *peerPick) best(now time.Time) *peer {
+// choose picks in the current tier: the peer a sticky request is bound
+// to if it can take the request, else the round robin's.
+func (pk *peerPick) choose(now time.Time) *peer {
+	if pk.hint != "" {
+		if p := pk.hinted(now); p != nil {
+			return p
+		}
+	}
+	return pk.best(now, nil)
+}
+
+// best is ngx_http_upstream_get_peer: the smooth weighted round robin;
+// a sticky request's peer (force) is the winner whatever the weights.
+func (pk *peerPick) best(now time.Time, force *peer) *peer {
 	var best *peer
 	total := 0
 	for _, p := range pk.tier.list {
@@ -152,6 +170,9 @@ func (pk *peerPick) best(now time.Time) *peer {
 		if best == nil || p.current > best.current {
 			best = p
 		}
+	}
+	if force != nil {
+		best = force
 	}
 	if best == nil {
 		return nil

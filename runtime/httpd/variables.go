@@ -93,6 +93,8 @@ var prefixVars = []struct {
 	{"cookie_", (*request).varCookie},
 	{"arg_", (*request).varArg},
 	{"sent_http_", (*request).varSentHTTP},
+	{"upstream_http_", (*request).varUpstreamHTTP},
+	{"upstream_cookie_", (*request).varUpstreamCookie},
 }
 
 const timeLocalLayout = "02/Jan/2006:15:04:05 -0700"

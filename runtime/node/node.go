@@ -184,6 +184,14 @@ func (n *Node) start(cfg *directives.Config, old *generation) (*generation, erro
 			}
 			return nil
 		},
+		StickyZone: func(name string) *zone.Store {
+			for _, s := range zones.sticky {
+				if s.Name() == name {
+					return s
+				}
+			}
+			return nil
+		},
 		Stats: stats,
 	})
 	if err != nil {

@@ -57,8 +57,10 @@ func zoneConfig(z *directives.Zone, node uint32, changed func()) (c zone.Config,
 		return c, kz.StatePath, true
 	case directives.ZoneSticky:
 		c.Kind = zone.KindSticky
-		if st, ok := z.Params.(*directives.Sticky); ok {
-			c.Timeout = st.Timeout
+		if u, ok := z.Params.(*directives.Upstream); ok {
+			if st := directives.StickyOf(u); st != nil {
+				c.Timeout = st.Timeout
+			}
 		}
 		return c, "", true
 	case directives.ZoneLimitReq:
