@@ -530,3 +530,80 @@ func TestClusterLimitReqHoldsAcrossNodes(t *testing.T) {
 		t.Fatalf("a request on node2 after one on node1 at 1r/m: %d, want 503", got)
 	}
 }
+
+// backend is an HTTP server on loopback that names itself in its answer and
+// sets a session cookie naming itself, as an application server would.
+func backend(t *testing.T, name string) int {
+	t.Helper()
+	port := freeTCPPort(t, "127.0.0.1")
+	srv := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := r.Cookie("session"); err != nil {
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "s-" + name})
+		}
+		fmt.Fprint(w, name)
+	})}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return port
+}
+
+// seed: "Currently, it is possible to synchronize HTTP sticky sessions". A
+// session learned through node A sends the client to the same backend
+// through node B, where round robin alone would alternate.
+func TestClusterStickyLearnAcrossNodes(t *testing.T) {
+	b1, b2 := backend(t, "b1"), backend(t, "b2")
+	ports := []int{freeTCPPort(t, "127.0.0.1"), freeTCPPort(t, "127.0.0.1")}
+	nodes := newCluster(t, clusterSpec{members: syncAddrs(t, 2), http: func(i int) string {
+		return fmt.Sprintf(`upstream app {
+        server 127.0.0.1:%d;
+        server 127.0.0.1:%d;
+        sticky learn create=$upstream_cookie_session lookup=$cookie_session
+                     zone=sessions:1m timeout=1h sync;
+    }
+    server {
+        listen 127.0.0.1:%d;
+        location / {
+            proxy_pass http://app;
+        }
+    }`, b1, b2, ports[i])
+	}})
+	startAll(nodes)
+	get := func(port int, cookie string) (string, string) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", "session="+cookie)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body bytes.Buffer
+		body.ReadFrom(resp.Body)
+		set := ""
+		for _, c := range resp.Cookies() {
+			if c.Name == "session" {
+				set = c.Value
+			}
+		}
+		return body.String(), set
+	}
+	first, session := get(ports[0], "")
+	if session != "s-"+first {
+		t.Fatalf("node1 answered by %q with session %q", first, session)
+	}
+	b := nodes[1]
+	waitFor(t, "node2 to hold the learned session", func() bool {
+		st, err := b.client().GetStreamZoneSync(context.Background())
+		return err == nil && st != nil && st.Zones["sessions"].RecordsTotal == 1
+	})
+	for i := 0; i < 4; i++ {
+		if got, _ := get(ports[1], session); got != first {
+			t.Fatalf("request %d with session %q through node2 went to %q, want %q", i+1, session, got, first)
+		}
+	}
+}
