@@ -188,12 +188,7 @@ func newListener(a *addrConf) *listener {
 	return l
 }
 
-// bind opens the socket.
-func (l *listener) bind() error {
-	ln, err := sockets.Listen(l.network, l.address, l.text, l.ipv6only == 2)
-	if err != nil {
-		return err
-	}
-	l.ln = ln
-	return nil
+// spec is what sockets.ListenAll needs to open the socket.
+func (l *listener) spec() sockets.Spec {
+	return sockets.Spec{Network: l.network, Address: l.address, Text: l.text, DualStack: l.ipv6only == 2}
 }

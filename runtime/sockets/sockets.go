@@ -91,3 +91,27 @@ func temporary(err error) bool {
 	var t interface{ Temporary() bool }
 	return errors.As(err, &t) && t.Temporary()
 }
+
+// Spec is one socket to open with Listen.
+type Spec struct {
+	Network, Address, Text string
+	DualStack              bool
+}
+
+// ListenAll opens every socket in order, as nginx opens its listening
+// sockets; if one fails, those already opened are closed and its error is
+// returned.
+func ListenAll(specs []Spec) ([]net.Listener, error) {
+	lns := make([]net.Listener, 0, len(specs))
+	for _, s := range specs {
+		ln, err := Listen(s.Network, s.Address, s.Text, s.DualStack)
+		if err != nil {
+			for _, o := range lns {
+				o.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}

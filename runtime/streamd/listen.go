@@ -129,13 +129,9 @@ func newListener(a *streamAddr) *listener {
 	return l
 }
 
-func (l *listener) bind() error {
-	ln, err := sockets.Listen(l.network, l.address, l.text, !l.ipv6only)
-	if err != nil {
-		return err
-	}
-	l.ln = ln
-	return nil
+// spec is what sockets.ListenAll needs to open the socket.
+func (l *listener) spec() sockets.Spec {
+	return sockets.Spec{Network: l.network, Address: l.address, Text: l.text, DualStack: !l.ipv6only}
 }
 
 // serverTLS builds the TLS of a server with "listen ... ssl".

@@ -282,16 +282,16 @@ func (s *Server) Listen() error {
 	if s.closing.Load() {
 		return errors.New("streamd: server is shut down")
 	}
-	for _, l := range s.listeners {
-		if err := l.bind(); err != nil {
-			for _, o := range s.listeners {
-				if o.ln != nil {
-					o.ln.Close()
-					o.ln = nil
-				}
-			}
-			return err
-		}
+	specs := make([]sockets.Spec, len(s.listeners))
+	for i, l := range s.listeners {
+		specs[i] = l.spec()
+	}
+	lns, err := sockets.ListenAll(specs)
+	if err != nil {
+		return err
+	}
+	for i, l := range s.listeners {
+		l.ln = lns[i]
 	}
 	s.listening = true
 	return nil
