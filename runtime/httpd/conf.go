@@ -99,7 +99,7 @@ func listOf[T any](l *directives.Level, name string) []T {
 // builder compiles the configuration.
 type builder struct {
 	s      *Server
-	groups map[*directives.Upstream]*upstreamGroup // shared by every proxy_pass naming one
+	groups map[*directives.Upstream]*proxyGroup // shared by every proxy_pass naming one
 }
 
 // server compiles one server block.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http/httputil"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/runtime/httpd/script"
+	"github.com/zonesync/zonesync/runtime/upstream"
 )
 
 // proxy_pass as ngx_http_proxy_module runs it over ngx_http_upstream: the
@@ -62,7 +62,7 @@ var proxyImplemented = []string{
 // proxyConf is the proxy of one level.
 type proxyConf struct {
 	pass       *directives.ProxyPass
-	group      *upstreamGroup
+	group      *proxyGroup
 	schema     string // "http://"
 	hostHeader string // $proxy_host
 	uri        string // the URI part of proxy_pass
@@ -100,15 +100,15 @@ func (b *builder) proxyFor(l *directives.Level, loc *directives.Location, st dir
 		return nil, fmt.Errorf(`proxy_pass to "%s" is not supported (only http://)`, pp.URL)
 	}
 	if b.groups == nil {
-		b.groups = map[*directives.Upstream]*upstreamGroup{}
+		b.groups = map[*directives.Upstream]*proxyGroup{}
 	}
 	g := b.groups[pp.Upstream]
 	if g == nil {
 		if pp.Upstream.Balancer != "" {
 			return nil, fmt.Errorf(`upstream "%s": "%s" is not supported`, pp.Upstream.Name, pp.Upstream.Balancer)
 		}
-		g = newUpstreamGroup(pp.Upstream, b.s.now)
-		if len(g.primary.list) == 0 {
+		g = &proxyGroup{Group: upstream.New(pp.Upstream, b.s.now)}
+		if g.Empty() {
 			return nil, fmt.Errorf(`upstream "%s" has no address`, pp.Upstream.Name)
 		}
 		if err := b.stickyFor(g, pp.Upstream); err != nil {
@@ -290,7 +290,7 @@ func (r *request) serveProxy() outcome {
 	}
 	uri := r.proxyURI(pc)
 	raw := r.proxyRequest(pc, uri, body)
-	pk := pc.group.newPick(pc.maxTries)
+	pk := pc.group.Pick(pc.maxTries)
 	stickyID := r.stickyBegin(pc.group, pk)
 	var addrs, statuses []string
 	defer func() {
@@ -298,18 +298,18 @@ func (r *request) serveProxy() outcome {
 		r.setVar("upstream_status", strings.Join(statuses, ", "))
 	}()
 	for {
-		p := pk.get()
+		p := pk.Get()
 		if p == nil {
-			r.logError().Str("upstream", pc.schema+pc.group.name+uri).Msg("no live upstreams while connecting to upstream")
-			addrs = append(addrs, pc.group.name)
+			r.logError().Str("upstream", pc.schema+pc.group.Name+uri).Msg("no live upstreams while connecting to upstream")
+			addrs = append(addrs, pc.group.Name)
 			statuses = append(statuses, "502")
 			return outcome{status: 502}
 		}
-		addrs = append(addrs, p.name)
-		try := r.proxyTry(pc, p, raw, pk.tries)
+		addrs = append(addrs, p.Name)
+		try := r.proxyTry(pc, p, raw, pk.Tries)
 		if try.ft == 0 {
 			statuses = append(statuses, strconv.Itoa(try.status))
-			pk.free(p, false)
+			pk.Free(p, false)
 			r.stickyDone(pc.group, stickyID, p, try.resp)
 			return outcome{resp: try.resp}
 		}
@@ -333,17 +333,17 @@ func (r *request) serveProxy() outcome {
 		} else {
 			statuses = append(statuses, strconv.Itoa(status))
 		}
-		upstreamURL := pc.schema + p.name + uri
+		upstreamURL := pc.schema + p.Name + uri
 		if try.err != nil {
 			r.logError().Str("upstream", upstreamURL).Msg(try.err.Error() + " while " + try.phase + " upstream")
 		}
 		failed := try.ft != ftHTTP403 && try.ft != ftHTTP404
-		if pk.free(p, failed) {
+		if pk.Free(p, failed) {
 			r.logAt(r.c.s.log.Warn()).Str("upstream", upstreamURL).
 				Msg("upstream server temporarily disabled while " + try.phase + " upstream")
 		}
 		idempotent := r.method != "POST" && r.method != "LOCK" && r.method != "PATCH"
-		if pk.tries == 0 || pc.next&try.ft != try.ft ||
+		if pk.Tries == 0 || pc.next&try.ft != try.ft ||
 			(try.sent && !idempotent && pc.next&ftNonIdempotent == 0) {
 			return outcome{status: status}
 		}
@@ -353,10 +353,10 @@ func (r *request) serveProxy() outcome {
 // proxyTry sends the request to one peer and reads its response.
 // A status proxy_next_upstream names is a failure only while another try
 // is left (triesLeft > 1); else the response is relayed.
-func (r *request) proxyTry(pc *proxyConf, p *peer, raw []byte, triesLeft int) upstreamTry {
+func (r *request) proxyTry(pc *proxyConf, p *upstream.Peer, raw []byte, triesLeft int) upstreamTry {
 	try := upstreamTry{phase: "connecting to"}
 	d := net.Dialer{Timeout: pc.connect}
-	nc, err := d.DialContext(r.ctx, p.network, p.addr)
+	nc, err := d.DialContext(r.ctx, p.Network, p.Addr)
 	if err != nil {
 		return failure(try, err, "connect() failed")
 	}
@@ -390,7 +390,7 @@ func (r *request) proxyTry(pc *proxyConf, p *peer, raw []byte, triesLeft int) up
 	}
 	try.phase = "reading upstream"
 	if err := r.readUpstreamBody(br, resp); err != nil {
-		r.logError().Str("upstream", pc.schema+p.name).Msg("upstream prematurely closed connection while reading upstream")
+		r.logError().Str("upstream", pc.schema+p.Name).Msg("upstream prematurely closed connection while reading upstream")
 	}
 	try.resp = resp
 	return try
@@ -521,28 +521,4 @@ type deadlineConn struct {
 func (d deadlineConn) Read(p []byte) (int, error) {
 	d.nc.SetReadDeadline(time.Now().Add(d.timeout))
 	return d.nc.Read(p)
-}
-
-// resolveImplicit resolves the name of an upstream a proxy_pass names.
-func resolveImplicit(u *directives.Upstream) []string {
-	if strings.HasPrefix(u.Name, "unix:") {
-		return []string{u.Name}
-	}
-	host := strings.TrimSuffix(strings.TrimPrefix(u.Name, "["), "]")
-	port := u.Port
-	if port == 0 {
-		port = 80
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return []string{netip.AddrPortFrom(ip, uint16(port)).String()}
-	}
-	ips, err := net.LookupHost(host)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, ip := range ips {
-		out = append(out, net.JoinHostPort(ip, strconv.Itoa(port)))
-	}
-	return out
 }

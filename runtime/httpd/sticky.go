@@ -1,8 +1,6 @@
 package httpd
 
 import (
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +8,7 @@ import (
 
 	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/runtime/httpd/script"
+	"github.com/zonesync/zonesync/runtime/upstream"
 	"github.com/zonesync/zonesync/runtime/zone"
 )
 
@@ -42,18 +41,15 @@ type stickyConf struct {
 // stickyMaxCookie is what nginx writes for expires=max.
 const stickyMaxCookie = "; expires=Thu, 31-Dec-37 23:55:55 GMT; max-age=315360000"
 
-// stickySID is a server's id: its route, or the hex MD5 of its address.
-func stickySID(addr, route string) string {
-	if route != "" {
-		return route
-	}
-	sum := md5.Sum([]byte(addr))
-	return hex.EncodeToString(sum[:])
+// proxyGroup is an upstream group with what the HTTP proxy adds to it.
+type proxyGroup struct {
+	*upstream.Group
+	sticky *stickyConf // nil without sticky
 }
 
 // stickyFor compiles the sticky directive of u into g; nothing without
 // one.
-func (b *builder) stickyFor(g *upstreamGroup, u *directives.Upstream) error {
+func (b *builder) stickyFor(g *proxyGroup, u *directives.Upstream) error {
 	d := directives.StickyOf(u)
 	if d == nil {
 		return nil
@@ -94,7 +90,7 @@ func (r *request) firstVar(names []string) string {
 
 // stickyBegin gives the pick the SID the request is bound to, and
 // returns the request's id (the cookie or route SID, or the session).
-func (r *request) stickyBegin(g *upstreamGroup, pk *peerPick) string {
+func (r *request) stickyBegin(g *proxyGroup, pk *upstream.Pick) string {
 	sc := g.sticky
 	if sc == nil {
 		return ""
@@ -104,24 +100,24 @@ func (r *request) stickyBegin(g *upstreamGroup, pk *peerPick) string {
 		return ""
 	}
 	if sc.store == nil {
-		pk.hint = id
+		pk.Hint = id
 		return id
 	}
 	if sid, ok := sc.store.Lookup(id); ok {
-		pk.hint = sid
+		pk.Hint = sid
 	}
 	return id
 }
 
 // stickyDone is what sticky does once p answered with resp: the cookie
 // of "cookie" and the session of "learn".
-func (r *request) stickyDone(g *upstreamGroup, id string, p *peer, resp *response) {
+func (r *request) stickyDone(g *proxyGroup, id string, p *upstream.Peer, resp *response) {
 	sc := g.sticky
 	if sc == nil {
 		return
 	}
 	if sc.d.Method == "cookie" && resp != nil {
-		v := r.stickyCookie(sc, p.sid)
+		v := r.stickyCookie(sc, p.SID)
 		resp.headers = append([]header{{name: "Set-Cookie", value: v}}, resp.headers...)
 		if resp.locIndex >= 0 {
 			resp.locIndex++
@@ -137,13 +133,13 @@ func (r *request) stickyDone(g *upstreamGroup, id string, p *peer, resp *respons
 		if id == "" {
 			return
 		}
-		if sid, ok := sc.store.Lookup(id); !ok || sid == p.sid {
+		if sid, ok := sc.store.Lookup(id); !ok || sid == p.SID {
 			return
 		}
 		key = id
 	}
-	if err := sc.store.Learn(key, p.sid); err != nil {
-		r.logAt(r.c.s.log.Warn()).Str("upstream", g.name).Msg("sticky: cannot store session: " + err.Error())
+	if err := sc.store.Learn(key, p.SID); err != nil {
+		r.logAt(r.c.s.log.Warn()).Str("upstream", g.Name).Msg("sticky: cannot store session: " + err.Error())
 	}
 }
 
@@ -199,37 +195,6 @@ func cookieTime(t time.Time) string {
 		return t.Format("Mon, 02-Jan-2006 15:04:05 GMT")
 	}
 	return t.Format("Mon, 02-Jan-06 15:04:05 GMT")
-}
-
-// hinted is the round robin's choice of the peer a sticky request is
-// bound to: the peer of the current tier with that SID if it can be
-// used, else nil (the round robin chooses). As nginx does, the bound
-// peer wins a round of the weighted round robin, so that it counts
-// against its share, unless it is already a full round behind, when
-// the weights are left alone. It runs with g.mu held.
-func (pk *peerPick) hinted(now time.Time) *peer {
-	var st *peer
-	total := 0
-	for _, p := range pk.tier.list {
-		total += p.weight
-		if p.sid == pk.hint && st == nil {
-			st = p
-		}
-	}
-	if st == nil || pk.tried[st] || st.down {
-		return nil
-	}
-	if st.maxFails > 0 && st.fails >= st.maxFails && now.Sub(st.checked) <= st.failTimeout {
-		return nil
-	}
-	if st.current > -(total - st.weight) {
-		return pk.best(now, st)
-	}
-	if now.Sub(st.checked) > st.failTimeout {
-		st.checked = now
-	}
-	pk.tried[st] = true
-	return st
 }
 
 // varUpstreamHTTP is $upstream_http_NAME: a header of the last upstream

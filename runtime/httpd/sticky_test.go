@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/runtime/zone"
 )
 
@@ -243,32 +242,6 @@ func TestStickyLearnNeedsZone(t *testing.T) {
 	_, err := New(cfg, Deps{})
 	if err == nil || err.Error() != `upstream "u": sticky zone "sessions" has no store` {
 		t.Fatalf("New: %v", err)
-	}
-}
-
-// TestStickyRoundRobin checks the bound peer's place in the weighted
-// round robin, as nginx keeps it: a bound request wins a round for its
-// peer unless the peer is already a full round behind, and unbound
-// requests share what is left.
-func TestStickyRoundRobin(t *testing.T) {
-	u := &directives.Upstream{Name: "u"}
-	for _, a := range []string{"10.0.0.1:80", "10.0.0.2:80"} {
-		u.Servers = append(u.Servers, &directives.UpstreamServer{Addrs: []string{a}, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second})
-	}
-	now := time.Unix(1e9, 0)
-	g := newUpstreamGroup(u, func() time.Time { return now })
-	sa := md5hex("10.0.0.1:80")
-	var got []string
-	for _, hint := range []string{sa, sa, sa, "", "", "", "unknown"} {
-		pk := g.newPick(0)
-		pk.hint = hint
-		p := pk.get()
-		pk.free(p, false)
-		got = append(got, p.name[len(p.name)-4:len(p.name)-3])
-	}
-	// Without the accounting the unbound requests would go 1, 2, 1, 2.
-	if s := strings.Join(got, ""); s != "1112121" {
-		t.Fatalf("order = %s, want 1112121", s)
 	}
 }
 
