@@ -84,21 +84,45 @@ func (s *Store) Lookup(key string) (server string, ok bool) {
 // limit_req.
 
 // limitValLen is the size of a limit_req state: excess (int64, in 1/1000
-// requests) then last (int64, unix ms of the last accounted request), both
-// little-endian.
-const limitValLen = 16
+// requests), last (int64, unix ms of the last accounted request) and
+// unsent (int64, the requests this node accepted since its last push),
+// all little-endian. unsent is what makes the limit hold for a cluster:
+// a push carries it and the receiver accounts that many requests, so
+// every node's bucket fills with every node's requests (see Apply).
+const limitValLen = 24
 
 // LimitReqState decodes a limit_req record value.
-func LimitReqState(v []byte) (excess, last int64, ok bool) {
+func LimitReqState(v []byte) (excess, last, unsent int64, ok bool) {
 	if len(v) != limitValLen {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return int64(binary.LittleEndian.Uint64(v)), int64(binary.LittleEndian.Uint64(v[8:])), true
+	le := binary.LittleEndian
+	return int64(le.Uint64(v)), int64(le.Uint64(v[8:])), int64(le.Uint64(v[16:])), true
 }
 
-func appendLimitReqState(dst []byte, excess, last int64) []byte {
+func appendLimitReqState(dst []byte, excess, last, unsent int64) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(excess))
-	return binary.LittleEndian.AppendUint64(dst, uint64(last))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(last))
+	return binary.LittleEndian.AppendUint64(dst, uint64(unsent))
+}
+
+// limitAccount is nginx's accounting of one request at now against a state
+// last charged at last: the excess drains at rate for the time between
+// (an interval below -60 s counts as 1 ms, any other negative one as 0),
+// the request adds 1000, and the result is never negative. It returns the
+// new excess and the elapsed milliseconds.
+func limitAccount(excess, last, now, rate int64) (int64, int64) {
+	ms := now - last
+	if ms < -limitIdle {
+		ms = 1
+	} else if ms < 0 {
+		ms = 0
+	}
+	excess = excess - drain(rate, ms) + 1000
+	if excess < 0 {
+		excess = 0
+	}
+	return excess, ms
 }
 
 // Limit holds the parameters of one limit_req directive.
@@ -127,7 +151,7 @@ func drain(rate, ms int64) int64 {
 // limitStateGone applies nginx's limit_req expiry rule to a state: it can
 // be removed once idle for 60 s with its excess drained at the zone's rate.
 func limitStateGone(v []byte, rate, now int64) bool {
-	excess, last, ok := LimitReqState(v)
+	excess, last, _, ok := LimitReqState(v)
 	if !ok {
 		return true
 	}
@@ -209,16 +233,8 @@ func (s *Store) limitOnce(key string, l Limit, commit bool) (LimitResult, error)
 	if ref != 0 && s.visible(off(ref), now) {
 		o := off(ref)
 		v := s.valOff(o)
-		ms := now - s.i64(v+8)
-		if ms < -limitIdle {
-			ms = 1
-		} else if ms < 0 {
-			ms = 0
-		}
-		excess = s.i64(v) - drain(s.rate, ms) + 1000
-		if excess < 0 {
-			excess = 0
-		}
+		var ms int64
+		excess, ms = limitAccount(s.i64(v), s.i64(v+8), now, s.rate)
 		s.putI64(o+hWhen, now) // the lookup makes it most recently used
 		s.link(sh, ref)
 		if excess > burst {
@@ -228,6 +244,9 @@ func (s *Store) limitOnce(key string, l Limit, commit bool) (LimitResult, error)
 			s.putI64(v, excess)
 			if ms != 0 {
 				s.putI64(v+8, now)
+			}
+			if s.sync {
+				s.putI64(v+16, s.i64(v+16)+1)
 			}
 			s.stamp(sh, ref, now)
 		}
@@ -246,6 +265,10 @@ func (s *Store) limitOnce(key string, l Limit, commit bool) (LimitResult, error)
 		s.markLive(sh, o)
 		s.putI64(v, 0)
 		s.putI64(v+8, now)
+		s.putI64(v+16, 0)
+		if s.sync {
+			s.putI64(v+16, 1)
+		}
 		s.putI64(o+hWhen, now)
 		s.stamp(sh, ref, now)
 	}

@@ -101,7 +101,7 @@ func TestLimitReqExpiry(t *testing.T) {
 	}
 	s.LimitReq("fast", Limit{Burst: 10})
 	v, _ := s.Get("slow")
-	if excess, _, _ := LimitReqState(v); excess != 5000 {
+	if excess, _, _, _ := LimitReqState(v); excess != 5000 {
 		t.Fatalf("excess = %d", excess)
 	}
 	clk.Advance(59999 * time.Millisecond)
@@ -124,4 +124,120 @@ func TestLimitReqExpiry(t *testing.T) {
 		t.Fatalf("Len = %d", s.Len())
 	}
 	mustCheck(t, s)
+}
+
+// push moves from's pending limit_req records to every store of to, as a
+// zone_sync push does, and returns how many requests they carried.
+func push(t *testing.T, from *Store, to ...*Store) int64 {
+	t.Helper()
+	var carried int64
+	from.TakePending(0, func(r Record) {
+		_, _, unsent, ok := LimitReqState(r.Value)
+		if !ok {
+			t.Fatalf("pushed value of %d bytes", len(r.Value))
+		}
+		carried += unsent
+		for _, s := range to {
+			if _, err := s.Apply(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	return carried
+}
+
+// Synced limit_req states add up: requests accepted on one node count on
+// the others as if they had arrived there, so the cluster's bucket is the
+// bucket of one node that saw every request. Sent twice (a push, then a
+// snapshot), a state counts once.
+func TestLimitReqClusterCharges(t *testing.T) {
+	clk := newClock()
+	mk := func(node uint32) *Store {
+		return mustNew(t, Config{Kind: KindLimitReq, Size: MinSize, Rate: 1000, Sync: true, Node: node, Clock: clk})
+	}
+	a, b, one := mk(1), mk(2), mustNew(t, Config{Kind: KindLimitReq, Size: MinSize, Rate: 1000, Clock: clk})
+	burst := Limit{Burst: 10, NoDelay: true}
+	// both runs the same request on one node of the cluster and on the
+	// single node that sees every request.
+	both := func(s *Store) LimitResult {
+		t.Helper()
+		r, _ := s.LimitReq("k", burst)
+		if ro, _ := one.LimitReq("k", burst); r != ro {
+			t.Fatalf("cluster node: %+v, the single node: %+v", r, ro)
+		}
+		return r
+	}
+	for range 3 {
+		both(a)
+	}
+	if n := push(t, a, b); n != 3 {
+		t.Fatalf("the push carried %d requests, want 3", n)
+	}
+	if n := push(t, a, b); n != 0 {
+		t.Fatalf("a second push carried %d requests, want 0", n)
+	}
+	// Node b's requests are the cluster's fourth and fifth; a takes a
+	// sixth before it hears of them.
+	if r := both(b); r.Excess != 3000 {
+		t.Fatalf("b's first request: %+v", r)
+	}
+	both(b)
+	if r, _ := a.LimitReq("k", burst); r.Excess != 3000 {
+		t.Fatalf("a's own view before b's push: %+v", r)
+	}
+	one.LimitReq("k", burst)
+	// Half a second later b's requests reach a, which has drained by
+	// then, and are added to a's own.
+	clk.Advance(500 * time.Millisecond)
+	push(t, b, a)
+	if r := both(a); r.Excess != 5500 {
+		t.Fatalf("a after b's push: %+v", r)
+	}
+	// A snapshot of a (which carries no unsent requests) changes nothing
+	// on b beyond what b already holds.
+	push(t, a, b)
+	before, _ := b.LimitReqCheck("k", burst)
+	a.Snapshot(func(r Record) bool {
+		if _, _, unsent, _ := LimitReqState(r.Value); unsent != 0 {
+			t.Fatalf("a snapshot carried %d unsent requests", unsent)
+		}
+		b.Apply(r)
+		return true
+	})
+	if after, _ := b.LimitReqCheck("k", burst); after != before {
+		t.Fatalf("the snapshot moved b from %+v to %+v", before, after)
+	}
+	// Over the burst the cluster rejects, on every node.
+	for range 4 {
+		both(a)
+	}
+	push(t, a, b)
+	if r := both(b); !r.Rejected {
+		t.Fatalf("b accepted a request over the cluster's burst: %+v", r)
+	}
+	mustCheck(t, a)
+	mustCheck(t, b)
+}
+
+// Without sync nothing is counted for pushing; a hostile peer's counts are
+// bounded.
+func TestLimitReqUnsentBounds(t *testing.T) {
+	clk := newClock()
+	local := mustNew(t, Config{Kind: KindLimitReq, Size: MinSize, Rate: 1000, Clock: clk})
+	local.LimitReq("k", Limit{Burst: 5})
+	local.LimitReq("k", Limit{Burst: 5})
+	v, _ := local.Get("k")
+	if _, _, unsent, _ := LimitReqState(v); unsent != 0 {
+		t.Fatalf("unsent %d in a zone without sync", unsent)
+	}
+	s := mustNew(t, Config{Kind: KindLimitReq, Size: MinSize, Rate: 1000, Sync: true, Node: 1, Clock: clk})
+	huge := appendLimitReqState(nil, 1<<62, clk.Millis(), 1<<62)
+	if _, err := s.Apply(Record{Key: []byte("k"), Value: huge, Stamp: 1, Origin: 2}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ = s.Get("k")
+	excess, _, unsent, _ := LimitReqState(v)
+	if excess > limitMaxExcess || excess < 0 || unsent != 0 {
+		t.Fatalf("after a hostile record: excess %d unsent %d", excess, unsent)
+	}
 }

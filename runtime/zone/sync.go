@@ -8,7 +8,7 @@ type Record struct {
 	// Key in text form (type=ip keys are normalized addresses or blocks).
 	Key []byte
 	// Value: the keyval value, the sticky server id, or a limit_req state
-	// (16 bytes, see LimitReqState). Empty for tombstones.
+	// (24 bytes, see LimitReqState). Empty for tombstones.
 	Value []byte
 	// Expire is the expiry time in unix ms, 0 for none. limit_req states
 	// have none: they age out by nginx's idle rule.
@@ -60,7 +60,7 @@ func (s *Store) TakePending(max int, fn func(Record)) int {
 				ref := sh.pendHead
 				s.unqueue(sh, ref)
 				if s.alive(off(ref), now) {
-					s.appendRecord(&b, off(ref))
+					s.appendRecord(&b, off(ref), true)
 				}
 			}
 			sh.mu.Unlock()
@@ -84,6 +84,7 @@ func (s *Store) Snapshot(fn func(Record) bool) {
 // records are not queued for sending, and a local change they replace is
 // dropped from the queue. Records that already expired are ignored; so are
 // tombstones in limit_req zones, whose states are never deleted remotely.
+// limit_req states are not replaced but merged (see applyLimit).
 // It reports whether the zone changed. A keyval zone that is full refuses
 // the record with ErrFull.
 func (s *Store) Apply(r Record) (bool, error) {
@@ -114,7 +115,11 @@ func (s *Store) Apply(r Record) (bool, error) {
 		return false, nil
 	}
 	for try := 0; ; try++ {
-		changed, err := s.applyOnce(k, &r, vlen, now)
+		apply := s.applyOnce
+		if s.kind == KindLimitReq {
+			apply = s.applyLimit
+		}
+		changed, err := apply(k, &r, vlen, now)
 		if err != errNoRoom {
 			if changed {
 				s.changes.Add(1)
@@ -190,6 +195,78 @@ func (s *Store) applyOnce(k string, r *Record, vlen int, now int64) (bool, error
 	return true, nil
 }
 
+// limitMaxUnsent and limitMaxExcess bound what a peer's limit_req record
+// can add: a million requests per push, and an excess of 2^40 (about a
+// billion requests), far beyond any burst.
+const (
+	limitMaxUnsent = 1 << 20
+	limitMaxExcess = 1 << 40
+)
+
+// applyLimit merges a peer's limit_req state into ours so that the limit
+// holds for the cluster. The record carries the peer's state (excess as of
+// its last request) and the requests it accepted since its previous push
+// (unsent). Those requests are accounted here as if they had just arrived,
+// by nginx's rule, so every node's bucket fills with every node's traffic;
+// and the result is never below the peer's own excess drained to now, which
+// is all a snapshot (unsent 0) brings. Taking the larger of the two keeps a
+// state sent twice (a push and a snapshot) from counting twice. The local
+// unsent count is left alone: it is this node's, not yet pushed.
+func (s *Store) applyLimit(k string, r *Record, _ int, now int64) (bool, error) {
+	rExcess, rLast, unsent, _ := LimitReqState(r.Value)
+	rExcess = min(max(rExcess, 0), limitMaxExcess)
+	unsent = min(max(unsent, 0), limitMaxUnsent)
+	if ms := now - rLast; ms > 0 {
+		rExcess = max(rExcess-drain(s.rate, ms), 0)
+	}
+	h := s.hashString(k)
+	sh := s.shardOf(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	ref := s.find(h, k)
+	var excess, local int64
+	if ref != 0 && s.visible(off(ref), now) {
+		v := s.valOff(off(ref))
+		last := s.i64(v + 8)
+		excess, local = s.i64(v), s.i64(v+16)
+		if unsent > 0 {
+			excess, _ = limitAccount(excess, last, now, s.rate)
+			excess += (unsent - 1) * 1000
+		} else if ms := now - last; ms > 0 {
+			excess = max(excess-drain(s.rate, ms), 0)
+		}
+		if max(excess, rExcess) == s.i64(v) && last == now {
+			s.putI64(off(ref)+hWhen, now)
+			s.link(sh, ref)
+			return false, nil
+		}
+	} else {
+		if ref == 0 {
+			s.expireTail(sh, now, 2)
+			var ok bool
+			if ref, ok = s.create(sh, h, k, limitValLen); !ok {
+				return false, errNoRoom
+			}
+		} else if ref, _ = s.resize(sh, h, ref, limitValLen); ref == 0 {
+			return false, errNoRoom
+		}
+		s.put64(off(ref)+hStamp, r.Stamp)
+		s.put32(off(ref)+hOrigin, r.Origin)
+		if unsent > 0 {
+			excess = (unsent - 1) * 1000
+		}
+	}
+	o := off(ref)
+	v := s.valOff(o)
+	s.markLive(sh, o)
+	s.putI64(v, max(excess, rExcess))
+	s.putI64(v+8, now)
+	s.putI64(v+16, local)
+	s.putI64(o+hWhen, now)
+	s.link(sh, ref)
+	return true, nil
+}
+
 // batch holds records copied out of a shard, so callbacks run without the
 // shard's lock.
 type batch struct {
@@ -210,7 +287,11 @@ func (b *batch) reset() {
 	b.ents = b.ents[:0]
 }
 
-func (s *Store) appendRecord(b *batch, o int) {
+// appendRecord copies the record at o into b. A limit_req state's unsent
+// requests go out once: take (a push, under the write lock) copies them and
+// resets them in the store; a scan (a snapshot or a state file) copies
+// none, since the state's excess already holds them.
+func (s *Store) appendRecord(b *batch, o int, take bool) {
 	ks := len(b.buf)
 	if s.match == MatchIP {
 		b.buf = appendIPKey(b.buf, s.keyAt(o))
@@ -219,6 +300,13 @@ func (s *Store) appendRecord(b *batch, o int) {
 	}
 	vs := len(b.buf)
 	b.buf = append(b.buf, s.valAt(o)...)
+	if s.kind == KindLimitReq && !s.deleted(o) {
+		if take {
+			s.putI64(s.valOff(o)+16, 0)
+		} else {
+			clear(b.buf[vs+16:])
+		}
+	}
 	e := batchEnt{ks: ks, vs: vs, ve: len(b.buf), stamp: s.stampAt(o), origin: s.originAt(o), deleted: s.deleted(o)}
 	if e.deleted || s.kind != KindLimitReq {
 		e.expire = s.i64(o + hWhen)
@@ -259,7 +347,7 @@ func (s *Store) scan(tombs bool, fn func(*Record, int64) bool) {
 				for ref := s.u32(bk * 4); ref != 0; ref = s.u32(off(ref) + hChain) {
 					o := off(ref)
 					if s.alive(o, now) && (tombs || !s.deleted(o)) {
-						s.appendRecord(&b, o)
+						s.appendRecord(&b, o, false)
 					}
 				}
 			}

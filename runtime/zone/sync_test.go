@@ -303,7 +303,7 @@ func TestApplyValidation(t *testing.T) {
 	if _, err := lr.Apply(Record{Key: []byte("k"), Value: []byte("short"), Stamp: 1}); !errors.Is(err, ErrRecord) {
 		t.Errorf("bad limit_req state: %v", err)
 	}
-	state := appendLimitReqState(nil, 4000, clk.Millis())
+	state := appendLimitReqState(nil, 4000, clk.Millis(), 0)
 	if changed, err := lr.Apply(Record{Key: []byte("k"), Value: state, Stamp: 1, Origin: 2}); !changed || err != nil {
 		t.Fatalf("limit_req Apply: %v %v", changed, err)
 	}

@@ -130,10 +130,23 @@ const (
 	KindLimitReq Kind = 3 // limit_req_zone
 )
 
-// KindVersion is the record format version of every kind this package
-// writes. A receiver applies records only to a zone of the same kind and
-// kind version.
+// KindVersion is the record format version of keyval and sticky records.
+// A receiver applies records only to a zone of the same kind and kind
+// version.
 const KindVersion = 1
+
+// LimitReqVersion is the record format version of limit_req records:
+// version 2 added the requests accepted since the last push (24-byte
+// values, see zone.LimitReqState), which receivers add to their state.
+const LimitReqVersion = 2
+
+// VersionOf is the record format version of a kind.
+func VersionOf(k Kind) uint8 {
+	if k == KindLimitReq {
+		return LimitReqVersion
+	}
+	return KindVersion
+}
 
 func (k Kind) String() string {
 	switch k {
@@ -170,7 +183,8 @@ type ZoneID struct {
 
 // ZoneIDOf returns the ZoneID this node announces for a zone.
 func ZoneIDOf(name string, k zone.Kind) ZoneID {
-	return ZoneID{Name: name, Kind: KindOf(k), Version: KindVersion}
+	kind := KindOf(k)
+	return ZoneID{Name: name, Kind: kind, Version: VersionOf(kind)}
 }
 
 func (z ZoneID) String() string {
