@@ -12,7 +12,10 @@
 #
 # Sections: parse (zonesync -t against nginx -t), api (the NGINX Plus API of
 # a running node against redis-server, requests per second), memory (bytes
-# per stored record, node against redis-server).
+# per stored record, node against redis-server), sync (zone_sync replication
+# between two nodes against a Redis primary and replica; bench/sync.sh),
+# proxy (the HTTP reverse proxy of a node against nginx's, requests per
+# second and p99 through wrk; bench/proxy.sh).
 #
 # Settings (environment):
 #   RUNS=5               parse: timed runs per program; the median is reported
@@ -34,7 +37,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH=$PATH:/usr/local/go/bin ;; esac
 
-SECTIONS=(parse api memory sync)
+SECTIONS=(parse api memory sync proxy)
 RUNS=${RUNS:-5}
 SERVERS=${SERVERS:-10000}
 API_REQUESTS=${API_REQUESTS:-100000}
@@ -474,5 +477,8 @@ main() {
 # The zone_sync replication section lives in its own file.
 # shellcheck source=bench/sync.sh
 source bench/sync.sh
+# The reverse proxy section too (it takes sync_ports from sync.sh).
+# shellcheck source=bench/proxy.sh
+source bench/proxy.sh
 
 main "$@"
