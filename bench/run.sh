@@ -15,7 +15,8 @@
 # per stored record, node against redis-server), sync (zone_sync replication
 # between two nodes against a Redis primary and replica; bench/sync.sh),
 # proxy (the HTTP reverse proxy of a node against nginx's, requests per
-# second and p99 through wrk; bench/proxy.sh).
+# second and p99 through wrk; bench/proxy.sh), limitreq (how closely a
+# synced limit_req holds on three nodes, beside nginx alone; bench/limitreq.sh).
 #
 # Settings (environment):
 #   RUNS=5               parse: timed runs per program; the median is reported
@@ -37,7 +38,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH=$PATH:/usr/local/go/bin ;; esac
 
-SECTIONS=(parse api memory sync proxy)
+SECTIONS=(parse api memory sync proxy limitreq)
 RUNS=${RUNS:-5}
 SERVERS=${SERVERS:-10000}
 API_REQUESTS=${API_REQUESTS:-100000}
@@ -480,5 +481,7 @@ source bench/sync.sh
 # The reverse proxy section too (it takes sync_ports from sync.sh).
 # shellcheck source=bench/proxy.sh
 source bench/proxy.sh
+# shellcheck source=bench/limitreq.sh
+source bench/limitreq.sh
 
 main "$@"
