@@ -1,17 +1,28 @@
 // Package upstream balances requests over the servers of an upstream
 // group, for the HTTP proxy and the stream proxy alike: nginx's smooth
 // weighted round robin (ngx_http_upstream_round_robin.c and its stream
-// twin), max_fails within fail_timeout taking a server out for
-// fail_timeout, the backup servers used only when no primary one can be
-// chosen, and a sticky hint that binds a request to one server.
+// twin) and the other methods an upstream block can name (ip_hash,
+// hash, hash consistent, least_conn, random; balancer.go), max_fails
+// within fail_timeout taking a server out for fail_timeout, max_conns,
+// the backup servers used only when no primary one can be chosen, and a
+// sticky hint that binds a request to one server.
 //
 // A Group's state is shared by every request through it (nginx keeps one
 // per worker; a node here is one worker).
+//
+// The callers' contract: start a request with g.Pick; before the first
+// Get set pk.Key to the evaluated g.HashKey() (when it is not "") and
+// pk.Client to the client's address; call pk.Free exactly once for every
+// peer Get returned, when the request is done with that peer (the
+// connection counts least_conn, random two and max_conns read are kept
+// by Get and Free).
 package upstream
 
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -27,12 +38,17 @@ type Peer struct {
 	Weight      int
 	MaxFails    int
 	FailTimeout time.Duration
+	MaxConns    int // max_conns: 0 for no limit
 	Down        bool
 	SID         string // sticky's id of the server: its route= or the MD5 of its address
 
+	// server is the address of its server line as written, which hash
+	// consistent places on the ring; the peers of one line share it.
+	server    string
 	current   int
 	effective int
 	fails     int
+	conns     int // requests between Get and Free
 	accessed  time.Time
 	checked   time.Time
 }
@@ -41,6 +57,19 @@ type Peer struct {
 type tier struct {
 	list   []*Peer
 	single bool // one primary server and no backup: never skipped for failures
+	weight int  // the sum of the weights, down servers included (nginx's total_weight)
+}
+
+// at is the peer whose share of the weights holds w (0 <= w < weight),
+// in the order of the server lines, as the hash methods map a hash.
+func (t *tier) at(w int) *Peer {
+	for _, p := range t.list {
+		if w < p.Weight {
+			return p
+		}
+		w -= p.Weight
+	}
+	return t.list[len(t.list)-1]
 }
 
 // Group is an upstream with its balancing state.
@@ -50,6 +79,13 @@ type Group struct {
 	primary *tier
 	backup  *tier // nil without backup servers
 	now     func() time.Time
+
+	method method
+	key    string  // hash's key as written
+	points []point // hash consistent's ring
+	ranges []int   // random: the weight below each primary peer
+	two    bool    // random two
+	rnd    *rand.Rand
 }
 
 // New builds a group from an upstream block or an implicit upstream (a
@@ -69,6 +105,10 @@ func New(u *directives.Upstream, now func() time.Time) *Group {
 		for _, a := range s.Addrs {
 			p := newPeer(a, s.Weight, s.MaxFails, s.FailTimeout, s.Down)
 			p.SID = SID(a, s.Route)
+			p.MaxConns = s.MaxConns
+			if s.D != nil && len(s.D.Args) > 0 {
+				p.server = s.D.Args[0]
+			}
 			if s.Backup {
 				backup = append(backup, p)
 			} else {
@@ -78,14 +118,21 @@ func New(u *directives.Upstream, now func() time.Time) *Group {
 	}
 	if len(backup) > 0 {
 		g.backup = &tier{list: backup}
+		for _, p := range backup {
+			g.backup.weight += p.Weight
+		}
+	}
+	for _, p := range g.primary.list {
+		g.primary.weight += p.Weight
 	}
 	g.primary.single = len(g.primary.list) == 1 && g.backup == nil
+	g.balancer(u)
 	return g
 }
 
 func newPeer(addr string, weight, maxFails int, failTimeout time.Duration, down bool) *Peer {
 	p := &Peer{Name: addr, Addr: addr, Network: "tcp", Weight: weight, effective: weight,
-		MaxFails: maxFails, FailTimeout: failTimeout, Down: down}
+		MaxFails: maxFails, FailTimeout: failTimeout, Down: down, server: addr}
 	if rest, ok := strings.CutPrefix(addr, "unix:"); ok {
 		p.Network, p.Addr = "unix", rest
 	}
@@ -105,11 +152,19 @@ func SID(addr, route string) string {
 // upstream whose name did not resolve).
 func (g *Group) Empty() bool { return len(g.primary.list) == 0 }
 
-// tries is how many peers a request may try: every server of the group.
+// tries is how many peers a request may try: every server of the group
+// that is not down (nginx's peers->tries, primary and backup).
 func (g *Group) tries() int {
-	n := len(g.primary.list)
-	if g.backup != nil {
-		n += len(g.backup.list)
+	n := 0
+	for _, t := range []*tier{g.primary, g.backup} {
+		if t == nil {
+			continue
+		}
+		for _, p := range t.list {
+			if !p.Down {
+				n++
+			}
+		}
 	}
 	return n
 }
@@ -125,6 +180,23 @@ type Pick struct {
 	Tries int
 	// Hint is the SID a sticky request is bound to ("" for none).
 	Hint string
+	// Key is the hash key, g.HashKey() evaluated for this request; set
+	// it before the first Get. An empty key makes hash fall back to the
+	// round robin, as in nginx.
+	Key string
+	// Client is the client's address, which ip_hash hashes (the first
+	// three bytes of an IPv4 address, all sixteen of an IPv6 one); the
+	// zero Addr (a UNIX-socket client) hashes as three zero bytes. Set
+	// it before the first Get.
+	Client netip.Addr
+
+	// The balancer's state across the request's tries, as nginx keeps
+	// it in the request's peer data.
+	misses int    // picks the hash methods and random rejected (nginx's tries; 20 at most)
+	hash   uint32 // hash: the sum of the hashes so far; consistent: the ring index
+	rehash int    // hash: how many hashes were taken
+	ipHash int    // ip_hash: the hash of the last pick
+	placed bool   // consistent: hash holds the ring index of the key
 }
 
 // Pick starts a request: it may try every server of the group, or
@@ -134,19 +206,45 @@ func (g *Group) Pick(maxTries int) *Pick {
 	if maxTries > 0 && maxTries < t {
 		t = maxTries
 	}
-	return &Pick{g: g, tier: g.primary, tried: map[*Peer]bool{}, Tries: t}
+	return &Pick{g: g, tier: g.primary, tried: map[*Peer]bool{}, Tries: t, ipHash: ipHashSeed}
 }
 
-// Get is ngx_http_upstream_get_round_robin_peer: the next peer, or nil
-// when none is live (nginx's NGX_BUSY, "no live upstreams").
+// Get chooses the next peer with the group's balancing method, or
+// returns nil when none is live (nginx's NGX_BUSY, "no live
+// upstreams"). Every peer it returns must be given back with Free.
 func (pk *Pick) Get() *Peer {
 	g := pk.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
+	var p *Peer
+	switch g.method {
+	case methodIPHash:
+		p = pk.getIPHash(now)
+	case methodHash:
+		p = pk.getHash(now)
+	case methodConsistent:
+		p = pk.getConsistent(now)
+	case methodLeastConn:
+		p = pk.getLeastConn(now)
+	case methodRandom:
+		p = pk.getRandom(now)
+	default:
+		p = pk.getRoundRobin(now)
+	}
+	if p != nil {
+		p.conns++
+	}
+	return p
+}
+
+// getRoundRobin is ngx_http_upstream_get_round_robin_peer, which the
+// other methods also fall back to. It runs with g.mu held.
+func (pk *Pick) getRoundRobin(now time.Time) *Peer {
+	g := pk.g
 	if pk.tier.single {
 		p := pk.tier.list[0]
-		if p.Down {
+		if p.Down || p.full() {
 			return nil
 		}
 		pk.tried[p] = true
@@ -180,13 +278,32 @@ func (p *Peer) out(now time.Time) bool {
 	return p.MaxFails > 0 && p.fails >= p.MaxFails && now.Sub(p.checked) <= p.FailTimeout
 }
 
+// full reports whether p has max_conns requests already.
+func (p *Peer) full() bool { return p.MaxConns > 0 && p.conns >= p.MaxConns }
+
+// usable reports whether the request may take p now: not tried yet, not
+// down, not out for failures, not full.
+func (pk *Pick) usable(p *Peer, now time.Time) bool {
+	return !pk.tried[p] && !p.Down && !p.out(now) && !p.full()
+}
+
+// take marks p as the request's pick: tried, and its fail_timeout
+// window started if the last one is over.
+func (pk *Pick) take(p *Peer, now time.Time) *Peer {
+	if now.Sub(p.checked) > p.FailTimeout {
+		p.checked = now
+	}
+	pk.tried[p] = true
+	return p
+}
+
 // best is ngx_http_upstream_get_peer: the smooth weighted round robin;
 // a sticky request's peer (force) is the winner whatever the weights.
 func (pk *Pick) best(now time.Time, force *Peer) *Peer {
 	var best *Peer
 	total := 0
 	for _, p := range pk.tier.list {
-		if pk.tried[p] || p.Down || p.out(now) {
+		if !pk.usable(p, now) {
 			continue
 		}
 		p.current += p.effective
@@ -205,11 +322,7 @@ func (pk *Pick) best(now time.Time, force *Peer) *Peer {
 		return nil
 	}
 	best.current -= total
-	if now.Sub(best.checked) > best.FailTimeout {
-		best.checked = now
-	}
-	pk.tried[best] = true
-	return best
+	return pk.take(best, now)
 }
 
 // hinted is the round robin's choice of the peer a sticky request is
@@ -227,30 +340,34 @@ func (pk *Pick) hinted(now time.Time) *Peer {
 			st = p
 		}
 	}
-	if st == nil || pk.tried[st] || st.Down || st.out(now) {
+	if st == nil || !pk.usable(st, now) {
 		return nil
 	}
 	if st.current > -(total - st.Weight) {
 		return pk.best(now, st)
 	}
-	if now.Sub(st.checked) > st.FailTimeout {
-		st.checked = now
-	}
-	pk.tried[st] = true
-	return st
+	return pk.take(st, now)
 }
 
-// Free is ngx_http_upstream_free_round_robin_peer: a failure counts
-// against the peer (and lowers its effective weight); a success after
-// the last failure check forgets the failures. It reports whether the
-// failure took the peer out.
+// Free is ngx_http_upstream_free_round_robin_peer, for every method: it
+// gives back the request's connection to p (which Get counted), and a
+// failure counts against the peer (and lowers its effective weight); a
+// success after the last failure check forgets the failures. It reports
+// whether the failure took the peer out. Call it exactly once for each
+// peer Get returned, failed or not, when the request is done with it:
+// a missing Free leaves the peer counted busy for good (least_conn and
+// random two avoid it, max_conns fills up).
 func (pk *Pick) Free(p *Peer, failed bool) (disabled bool) {
 	g := pk.g
+	g.mu.Lock()
+	if p.conns > 0 {
+		p.conns--
+	}
 	if pk.tier.single {
+		g.mu.Unlock()
 		pk.Tries = 0
 		return false
 	}
-	g.mu.Lock()
 	now := g.now()
 	if failed {
 		p.fails++

@@ -108,6 +108,9 @@ func TestDownAndSingle(t *testing.T) {
 	if got := order(g, 3, ""); got != "222" {
 		t.Fatalf("with server 1 down: %s, want 222", got)
 	}
+	if n := g.Pick(0).Tries; n != 1 {
+		t.Fatalf("tries with one of two servers down = %d, want 1 (nginx counts the others)", n)
+	}
 	one := group(t, &now, []int{1}, nil)
 	for range 3 {
 		pk := one.Pick(0)
