@@ -402,6 +402,11 @@ func streamDone(ld *Loader, stream *Level) error {
 			return &grammar.Error{Msg: fmt.Sprintf("no handler for server in %s:%d", srv.Directive.File(), srv.Directive.Line)}
 		}
 	}
+	for _, u := range *registryOf(ld, true) {
+		if err := checkPrimary(u); err != nil {
+			return err
+		}
+	}
 	if err := streamImplicitUpstreams(stream, servers); err != nil {
 		return err
 	}

@@ -23,13 +23,13 @@ func init() {
 	Register("zone", HTTPUpstream, Def{Set: setUpstreamZone, Doc: "Shared memory zone of the group's state."})
 	Register("zone", StreamUpstream, Def{Set: setUpstreamZone, Doc: "Shared memory zone of the group's state."})
 	Register("keepalive", HTTPUpstream, Def{Set: setKeepalive, Doc: "Idle keepalive connections kept per worker."})
-	Register("ip_hash", HTTPUpstream, Def{Set: setBalancer, Doc: "Balances by the client address."})
-	Register("least_conn", HTTPUpstream, Def{Set: setBalancer, Doc: "Balances to the server with the fewest connections."})
-	Register("hash", HTTPUpstream, Def{Set: setBalancer, Doc: "Balances by a key."})
-	Register("random", HTTPUpstream, Def{Set: setBalancer, Doc: "Balances at random."})
-	Register("least_conn", StreamUpstream, Def{Set: setBalancer})
-	Register("hash", StreamUpstream, Def{Set: setBalancer})
-	Register("random", StreamUpstream, Def{Set: setBalancer})
+	Register("ip_hash", HTTPUpstream, Def{Set: setBalancer, Multi: true, Doc: "Balances by the client address."})
+	Register("least_conn", HTTPUpstream, Def{Set: setBalancer, Multi: true, Doc: "Balances to the server with the fewest connections."})
+	Register("hash", HTTPUpstream, Def{Set: setBalancer, Multi: true, Doc: "Balances by a key."})
+	Register("random", HTTPUpstream, Def{Set: setBalancer, Multi: true, Doc: "Balances at random."})
+	Register("least_conn", StreamUpstream, Def{Set: setBalancer, Multi: true})
+	Register("hash", StreamUpstream, Def{Set: setBalancer, Multi: true})
+	Register("random", StreamUpstream, Def{Set: setBalancer, Multi: true})
 	Register("sticky", HTTPUpstream, Def{Set: setSticky, Doc: "Session affinity: cookie, route or learn (learn zones can be synced)."})
 }
 
@@ -45,8 +45,11 @@ type Upstream struct {
 	NoPort   bool // an implicit upstream written without a port
 	Level    *Level
 	Servers  []*UpstreamServer
-	// Balancer is ip_hash, least_conn, hash, random or "" (round robin).
-	Balancer string
+	// Balancer is ip_hash, least_conn, hash, random or "" (round robin);
+	// BalancerArgs are the arguments of its directive (the last one: a
+	// second balancing directive replaces the first, with a warning).
+	Balancer     string
+	BalancerArgs []string
 }
 
 // noBackup are the balancing methods without backup servers.
@@ -59,7 +62,7 @@ func setBalancer(ld *Loader, l *Level, d *grammar.Directive) (any, error) {
 	if u.Balancer != "" {
 		ld.Warn(d, "load balancing method redefined")
 	}
-	u.Balancer = d.Name
+	u.Balancer, u.BalancerArgs = d.Name, d.Args
 	switch d.Name {
 	case "hash":
 		if len(d.Args) == 2 && d.Args[1] != "consistent" {
@@ -69,8 +72,35 @@ func setBalancer(ld *Loader, l *Level, d *grammar.Directive) (any, error) {
 		if len(d.Args) > 0 && d.Args[0] != "two" {
 			return nil, d.Errorf(`invalid parameter "%s"`, d.Args[0])
 		}
+		if len(d.Args) > 1 && !randomTwoMethods(l.Ctx == StreamUpstream)[d.Args[1]] {
+			return nil, d.Errorf(`invalid parameter "%s"`, d.Args[1])
+		}
 	}
 	return d.Args, nil
+}
+
+// randomTwoMethods are the ways "random two" picks one of its two servers:
+// least_conn in nginx, and NGINX Plus's least_time modes.
+func randomTwoMethods(stream bool) map[string]bool {
+	if stream {
+		return map[string]bool{"least_conn": true, "least_time=connect": true,
+			"least_time=first_byte": true, "least_time=last_byte": true}
+	}
+	return map[string]bool{"least_conn": true, "least_time=header": true, "least_time=last_byte": true}
+}
+
+// checkPrimary is the round robin's init for an upstream block: it needs a
+// server that is not a backup one.
+func checkPrimary(u *Upstream) error {
+	if u.Implicit {
+		return nil
+	}
+	for _, s := range u.Servers {
+		if !s.Backup {
+			return nil
+		}
+	}
+	return &grammar.Error{Msg: sprintf(`no servers in upstream "%s" in %s:%d`, u.Name, u.D.File(), u.D.Line)}
 }
 
 // UpstreamServer is one server line.
@@ -269,10 +299,14 @@ func upstreamAddrs(a value.Addr) ([]string, error) {
 	return out, nil
 }
 
-// initHTTP is ngx_http_upstream_init_main_conf for implicit upstreams:
-// their names are resolved when the http block ends.
+// initHTTP is ngx_http_upstream_init_main_conf: in order, an upstream
+// block needs a primary server, and an implicit upstream's name is resolved
+// (when the http block ends).
 func (r *upstreamRegistry) initHTTP(_ *Loader) error {
 	for _, u := range r.http {
+		if err := checkPrimary(u); err != nil {
+			return err
+		}
 		if !u.Implicit {
 			continue
 		}
