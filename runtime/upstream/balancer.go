@@ -32,7 +32,7 @@ func (g *Group) balancer(u *directives.Upstream) {
 		// servers in upstream"), or only names still to resolve.
 		return
 	}
-	args := balancerArgs(u)
+	args := u.BalancerArgs
 	switch u.Balancer {
 	case "ip_hash":
 		g.method = methodIPHash
@@ -57,18 +57,6 @@ func (g *Group) balancer(u *directives.Upstream) {
 		}
 		g.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
-}
-
-// balancerArgs are the arguments of the upstream's balancing directive.
-func balancerArgs(u *directives.Upstream) []string {
-	if u.Level == nil || u.Balancer == "" {
-		return nil
-	}
-	vs := u.Level.Own(u.Balancer)
-	if len(vs) == 0 || vs[len(vs)-1].D == nil {
-		return nil
-	}
-	return vs[len(vs)-1].D.Args
 }
 
 // HashKey is the key of "hash KEY" as written, with its variables for
