@@ -1,8 +1,9 @@
 // Package streamd is the stream (TCP) server core of a zonesync node: it
 // runs the stream servers of an nginx configuration whose content is a
-// "return", with the access, set, map and keyval modules, as nginx 1.22
-// runs them. The zone_sync server belongs to the sync layer and is
-// skipped here (see Skipped and README.md).
+// "return" or a "proxy_pass" (over the round robin of runtime/upstream),
+// with the access, set, map, keyval and log modules, as nginx 1.22 runs
+// them. The zone_sync server belongs to the sync layer and is skipped
+// here (see Skipped and README.md).
 package streamd
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/runtime/httpd/script"
 	"github.com/zonesync/zonesync/runtime/sockets"
+	"github.com/zonesync/zonesync/runtime/upstream"
 )
 
 // KeyvalLookup is a stream keyval zone as keyval variables read it.
@@ -55,6 +57,8 @@ type Server struct {
 	skipped   []Skipped
 	listeners []*listener
 	userVars  map[string]*userVar
+	groups    map[string]*upstream.Group // upstream blocks and proxy_pass addresses (groupKey)
+	logs      *accessLogs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -78,6 +82,8 @@ type server struct {
 	access  []directives.AccessRule
 	tls     *tls.Config
 	tlsWait time.Duration
+	proxy   *proxyConf
+	logs    []*accessLog
 }
 
 type setStmt struct {
@@ -115,6 +121,14 @@ func New(cfg *directives.Config, deps Deps) (*Server, error) {
 	if err := s.userVariables(cfg, stream); err != nil {
 		return nil, err
 	}
+	if err := s.upstreamGroups(stream); err != nil {
+		return nil, err
+	}
+	formats, err := logFormats(stream)
+	if err != nil {
+		return nil, err
+	}
+	s.logs = &accessLogs{formats: formats, files: map[string]*logFile{}}
 	for _, l := range stream.Children {
 		if l.Ctx != directives.StreamServer {
 			continue
@@ -125,11 +139,13 @@ func New(cfg *directives.Config, deps Deps) (*Server, error) {
 		}
 		srv, err := s.server(cfg, l)
 		if err != nil {
+			s.logs.close()
 			return nil, err
 		}
 		s.servers = append(s.servers, srv)
 	}
 	if err := s.planSockets(); err != nil {
+		s.logs.close()
 		return nil, err
 	}
 	return s, nil
@@ -140,11 +156,9 @@ func skipReason(l *directives.Level) string {
 	switch {
 	case l.Has("zone_sync"):
 		return "zone_sync: the sync layer runs it"
-	case l.Has("proxy_pass"):
-		return "proxy_pass is not implemented"
 	case l.Has("pass"):
 		return "pass is not implemented"
-	case !l.Has("return"):
+	case !l.Has("return") && !l.Has("proxy_pass"):
 		return "no content handler"
 	}
 	return ""
@@ -166,6 +180,13 @@ func (s *Server) server(cfg *directives.Config, l *directives.Level) (*server, e
 	}
 	if vs := l.Own("return"); len(vs) > 0 {
 		srv.ret = script.Compile(vs[0].D.Args[0])
+	}
+	var err error
+	if srv.proxy, err = s.proxyFor(l); err != nil {
+		return nil, err
+	}
+	if srv.logs, err = s.logs.forServer(cfg, s, l); err != nil {
+		return nil, err
 	}
 	for _, v := range l.Own("set") {
 		srv.sets = append(srv.sets, setStmt{name: strings.ToLower(strings.TrimPrefix(v.D.Args[0], "$")), val: script.Compile(v.D.Args[1])})
@@ -247,7 +268,11 @@ func (s *Server) Implemented() map[string]bool {
 	out := map[string]bool{}
 	for _, n := range []string{"stream", "server", "listen", "return", "allow", "deny", "set", "map", "keyval",
 		"ssl_certificate", "ssl_certificate_key", "ssl_protocols", "ssl_ciphers", "ssl_handshake_timeout",
-		"ssl_session_tickets", "ssl_verify_client", "ssl_client_certificate", "ssl_trusted_certificate"} {
+		"ssl_session_tickets", "ssl_verify_client", "ssl_client_certificate", "ssl_trusted_certificate",
+		"access_log", "log_format"} {
+		out[n] = true
+	}
+	for _, n := range proxyImplemented {
 		out[n] = true
 	}
 	return out
@@ -255,7 +280,7 @@ func (s *Server) Implemented() map[string]bool {
 
 // Skipped lists the stream servers this core does not run: the zone_sync
 // server (whose listeners the sync layer owns) and servers whose content
-// handler is not implemented.
+// handler is not implemented ("pass").
 func (s *Server) Skipped() []Skipped { return append([]Skipped(nil), s.skipped...) }
 
 // Addrs returns the addresses of the bound sockets.
@@ -337,6 +362,9 @@ func (s *Server) acceptLoop(l *listener) {
 }
 
 func (s *Server) sessionDone(ss *session) {
+	if ss.tls != nil {
+		ss.tls.Close() // close_notify first, as nginx's SSL shutdown
+	}
 	ss.nc.Close()
 	s.mu.Lock()
 	delete(s.sessions, ss)
@@ -358,6 +386,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	defer s.logs.close()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()

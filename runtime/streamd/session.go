@@ -8,7 +8,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/runtime/httpd/script"
@@ -17,7 +20,8 @@ import (
 // A stream session runs nginx's phases for the modules this core has:
 // preaccess (set), access (allow/deny: a denied client is disconnected),
 // ssl (the handshake of "listen ... ssl"), content (return: the text is
-// sent, then the connection closes).
+// sent, then the connection closes; proxy_pass: see proxy.go), log (the
+// access logs, when the session ends).
 
 // writeTimeout bounds the sending of a return text.
 const writeTimeout = 60 * time.Second
@@ -35,20 +39,29 @@ type session struct {
 	listenText string
 
 	vars     map[string]string
+	missing  map[string]bool // keyval variables whose key was not found
 	captures script.Match
-	sent     int64
 	status   int
+
+	// The byte counts, written by the relay's two directions while the
+	// log may read them: to and from the client, to and from upstream.
+	sent, received     atomic.Int64
+	upSent, upReceived atomic.Int64
+	proxied            bool                   // the proxy's log context applies
+	peerName           atomic.Pointer[string] // the peer being tried, for the log
+	states             []*upstreamState
 }
 
 func (ss *session) run() {
 	defer ss.s.sessionDone(ss)
+	defer ss.s.logAccess(ss)
+	ss.logPlain(levelInfo, fmt.Sprintf("client %s connected to %s", addrText(ss.nc.RemoteAddr()), ss.listenText))
 	for _, st := range ss.srv.sets {
 		ss.setVar(st.name, st.val.Eval(ss))
 	}
 	if !ss.allowed() {
 		ss.status = 403
-		ss.s.log.Error().Uint64("connection", ss.number).Str("client", ss.remoteAddr()).
-			Str("server", ss.listenText).Msg("access forbidden by rule while initializing session")
+		ss.logf(levelError, "initializing session", "access forbidden by rule")
 		return
 	}
 	if ss.srv.tls != nil {
@@ -62,14 +75,15 @@ func (ss *session) run() {
 		ss.nc.SetDeadline(time.Time{})
 		ss.tls = tc
 	}
-	text := ss.srv.ret.Eval(ss)
-	var w net.Conn = ss.nc
-	if ss.tls != nil {
-		w = ss.tls
+	if ss.srv.proxy != nil {
+		ss.serveProxy(ss.srv.proxy)
+		return
 	}
+	text := ss.srv.ret.Eval(ss)
+	w := ss.clientConn()
 	w.SetWriteDeadline(time.Now().Add(writeTimeout))
 	n, err := w.Write([]byte(text))
-	ss.sent += int64(n)
+	ss.sent.Add(int64(n))
 	ss.status = 200
 	if err != nil {
 		ss.status = 500
@@ -78,6 +92,61 @@ func (ss *session) run() {
 	if ss.tls != nil {
 		ss.tls.CloseWrite()
 	}
+}
+
+// The error log levels this core writes at.
+type level int
+
+const (
+	levelInfo level = iota
+	levelWarn
+	levelError
+	levelCrit
+)
+
+func (s *Server) event(lv level) *zerolog.Event {
+	switch lv {
+	case levelWarn:
+		return s.log.Warn()
+	case levelError:
+		return s.log.Error()
+	case levelCrit:
+		// zerolog's fatal level is nginx's crit in runtime/errlog;
+		// WithLevel does not exit.
+		return s.log.WithLevel(zerolog.FatalLevel)
+	}
+	return s.log.Info()
+}
+
+// logf writes an error log line as nginx's stream log handler words it:
+// "*N MSG while ACTION, client: ADDR, server: ADDR", and once the proxy
+// runs ', upstream: "PEER", bytes from/to client:N/N, bytes from/to
+// upstream:N/N'.
+func (ss *session) logf(lv level, action, msg string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d %s", ss.number, msg)
+	if action != "" {
+		b.WriteString(" while " + action)
+	}
+	b.WriteString(", client: " + ss.remoteAddr() + ", server: " + ss.listenText)
+	if ss.proxied {
+		if p := ss.peerName.Load(); p != nil {
+			b.WriteString(`, upstream: "` + *p + `"`)
+		}
+		b.WriteString(", " + ss.byteCounts())
+	}
+	ss.s.event(lv).Msg(b.String())
+}
+
+// logPlain writes a line without the session's context, as nginx writes
+// its connection and disconnection lines.
+func (ss *session) logPlain(lv level, msg string) {
+	ss.s.event(lv).Msg(fmt.Sprintf("*%d %s", ss.number, msg))
+}
+
+func (ss *session) byteCounts() string {
+	return fmt.Sprintf("bytes from/to client:%d/%d, bytes from/to upstream:%d/%d",
+		ss.received.Load(), ss.sent.Load(), ss.upReceived.Load(), ss.upSent.Load())
 }
 
 // allowed is the access module: the first rule that covers the client
@@ -111,6 +180,15 @@ func addrPort(a net.Addr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+// addrText is an address with its port as nginx prints a socket
+// address: "127.0.0.1:5000", "[::1]:5000", or "unix:".
+func addrText(a net.Addr) string {
+	if ap := addrPort(a); ap.IsValid() {
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+	}
+	return "unix:"
+}
+
 func (ss *session) remoteAddr() string {
 	ap := addrPort(ss.nc.RemoteAddr())
 	if !ap.IsValid() {
@@ -121,16 +199,32 @@ func (ss *session) remoteAddr() string {
 
 // Var is a variable of the session; unknown names read as "".
 func (ss *session) Var(name string) string {
+	v, _ := ss.lookup(name)
+	return v
+}
+
+// lookup is a variable and whether nginx finds it: the upstream
+// variables before a peer is tried, the ssl ones without TLS and a
+// keyval variable whose key is not in the zone are not found (the access
+// log writes "-" for them).
+func (ss *session) lookup(name string) (string, bool) {
 	if v, ok := ss.vars[name]; ok {
-		return v
+		return v, !ss.missing[name]
 	}
 	if u, ok := ss.s.userVars[name]; ok {
-		return ss.userVar(name, u)
+		v := ss.userVar(name, u)
+		return v, !ss.missing[name]
+	}
+	if upstreamVars[name] {
+		return ss.upstreamVar(name)
+	}
+	if strings.HasPrefix(name, "ssl_") && ss.tls == nil {
+		return "", false
 	}
 	if f := builtins[name]; f != nil {
-		return f(ss)
+		return f(ss), true
 	}
-	return ""
+	return "", false
 }
 
 // Capture is capture n of the last regex that matched with groups.
@@ -161,6 +255,11 @@ func (ss *session) userVar(name string, u *userVar) string {
 	case u.kv:
 		if b, ok := u.kvZone.Match(u.kvKey.Eval(ss)); ok {
 			v = string(b)
+		} else {
+			if ss.missing == nil {
+				ss.missing = map[string]bool{}
+			}
+			ss.missing[name] = true
 		}
 	default:
 		return ""
@@ -202,8 +301,8 @@ var builtins = map[string]func(ss *session) string{
 	"nginx_version":  func(*session) string { return nginxVersion },
 	"connection":     func(ss *session) string { return strconv.FormatUint(ss.number, 10) },
 	"status":         func(ss *session) string { return fmt.Sprintf("%03d", ss.status) },
-	"bytes_received": func(*session) string { return "0" },
-	"bytes_sent":     func(ss *session) string { return strconv.FormatInt(ss.sent, 10) },
+	"bytes_received": func(ss *session) string { return strconv.FormatInt(ss.received.Load(), 10) },
+	"bytes_sent":     func(ss *session) string { return strconv.FormatInt(ss.sent.Load(), 10) },
 	"msec": func(ss *session) string {
 		ms := ss.s.now().UnixMilli()
 		return fmt.Sprintf("%d.%03d", ms/1000, ms%1000)

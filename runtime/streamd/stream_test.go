@@ -300,11 +300,11 @@ stream {
     zone_sync;
     zone_sync_server 127.0.0.1:%d;
   }
-  server { listen 127.0.0.1:%d; proxy_pass 127.0.0.1:9; }
+  server { listen 127.0.0.1:%d; pass 127.0.0.1:9; }
 }`, port, syncPort, syncPort, freePort(t)), Deps{})
 	sk := rn.s.Skipped()
 	if len(sk) != 2 || !strings.HasPrefix(sk[0].Reason, "zone_sync") || sk[0].Server.Directive.Line != 5 ||
-		!strings.Contains(sk[1].Reason, "proxy_pass") {
+		!strings.Contains(sk[1].Reason, "pass is not implemented") {
 		t.Fatalf("Skipped: %+v", sk)
 	}
 	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", syncPort)); err == nil {
@@ -315,7 +315,7 @@ stream {
 		t.Fatalf("Addrs: %v", rn.s.Addrs())
 	}
 	impl := rn.s.Implemented()
-	if !impl["return"] || impl["proxy_pass"] || impl["zone_sync"] {
+	if !impl["return"] || !impl["proxy_pass"] || !impl["access_log"] || impl["pass"] || impl["zone_sync"] {
 		t.Fatalf("Implemented: %v", impl)
 	}
 
