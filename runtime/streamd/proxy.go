@@ -119,6 +119,7 @@ func groupKey(host string, port int) string {
 // round robin is run here.
 func (s *Server) upstreamGroups(stream *directives.Level) error {
 	s.groups = map[string]*upstream.Group{}
+	s.hashKeys = map[*upstream.Group]script.Value{}
 	for _, v := range stream.Own("upstream") {
 		inner, ok := v.V.(*directives.Level)
 		if !ok {
@@ -129,12 +130,12 @@ func (s *Server) upstreamGroups(stream *directives.Level) error {
 			continue
 		}
 		where := fmt.Sprintf(" in %s:%d", v.D.File(), v.D.Line)
-		if u.Balancer != "" {
-			return fmt.Errorf(`upstream "%s": "%s" is not supported by the stream proxy yet%s`, u.Name, u.Balancer, where)
-		}
 		g := upstream.New(u, s.now)
 		if g.Empty() {
 			return fmt.Errorf(`upstream "%s" has no address%s`, u.Name, where)
+		}
+		if k := g.HashKey(); k != "" {
+			s.hashKeys[g] = script.Compile(k)
 		}
 		s.groups[groupKey(u.Name, 0)] = g
 	}
@@ -414,6 +415,10 @@ func (ss *session) serveProxy(pc *proxyConf) {
 	}
 	start := time.Now()
 	pk := g.Pick(pc.tries)
+	if k, ok := ss.s.hashKeys[g]; ok {
+		pk.Key = k.Eval(ss)
+	}
+	pk.Client = addrPort(ss.nc.RemoteAddr()).Addr().Unmap()
 	for {
 		st := ss.newState()
 		p := pk.Get()

@@ -582,13 +582,56 @@ func TestProxyRateLimitedSession(t *testing.T) {
 	}
 }
 
+// The other balancers run through runtime/upstream: hash with the
+// session's key, least_conn counting a session until it ends.
+func TestProxyBalancers(t *testing.T) {
+	a, b, c := namer(t, "a"), namer(t, "b"), namer(t, "c")
+	arrived := make(chan struct{}, 1)
+	hold := startBackend(t, func(c net.Conn) {
+		arrived <- struct{}{}
+		io.Copy(io.Discard, c)
+	})
+	hashPort, leastPort := freePort(t), freePort(t)
+	proxyServer(t, fmt.Sprintf(`stream {
+  upstream h { hash $remote_addr; server %s; server %s; server %s; }
+  upstream l { least_conn; server %s; server %s; }
+  server { listen 127.0.0.1:%d; proxy_pass h; }
+  server { listen 127.0.0.1:%d; proxy_pass l; }
+}`, a.addr, b.addr, c.addr, hold.addr, b.addr, hashPort, leastPort), Deps{})
+	first := ""
+	for range 6 {
+		got := strings.TrimSpace(dialSession(t, fmt.Sprintf("127.0.0.1:%d", hashPort), "", false))
+		if first == "" {
+			first = got
+		}
+		if got != first || got == "" {
+			t.Fatalf("hash $remote_addr: one client went to %q and to %q", first, got)
+		}
+	}
+	// The first least_conn session goes to the silent backend and stays;
+	// every later one goes to the server without a session.
+	held, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", leastPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first least_conn session never reached the first server")
+	}
+	for range 4 {
+		if got := strings.TrimSpace(dialSession(t, fmt.Sprintf("127.0.0.1:%d", leastPort), "", false)); got != "b" {
+			t.Fatalf("least_conn with a session held on the other server: %q, want b", got)
+		}
+	}
+}
+
 // What the stream proxy refuses to run, with the directive's position.
 func TestProxyRefused(t *testing.T) {
 	for _, c := range []struct {
 		name, body, want string
 	}{
-		{"balancer", `upstream u { hash $remote_addr; server 127.0.0.1:1; } server { listen 127.0.0.1:{{P}}; proxy_pass u; }`,
-			`upstream "u": "hash" is not supported by the stream proxy yet in `},
 		{"proxy_ssl", `server { listen 127.0.0.1:{{P}}; proxy_pass 127.0.0.1:1; proxy_ssl on; }`,
 			`"proxy_ssl" is not supported by the stream proxy in `},
 		{"transparent", `proxy_bind 127.0.0.1 transparent; server { listen 127.0.0.1:{{P}}; proxy_pass 127.0.0.1:1; }`,

@@ -57,7 +57,8 @@ type Server struct {
 	skipped   []Skipped
 	listeners []*listener
 	userVars  map[string]*userVar
-	groups    map[string]*upstream.Group // upstream blocks and proxy_pass addresses (groupKey)
+	groups    map[string]*upstream.Group       // upstream blocks and proxy_pass addresses (groupKey)
+	hashKeys  map[*upstream.Group]script.Value // the key of each "hash" upstream
 	logs      *accessLogs
 
 	ctx    context.Context
