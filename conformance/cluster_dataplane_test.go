@@ -4,6 +4,7 @@ package conformance
 // written or charged on one node does to requests served by another.
 //
 //	go test -count=1 -run TestClusterDenyList ./conformance -v
+//	go test -count=1 -run TestClusterStreamDenyList ./conformance -v
 //	go test -count=1 -run TestClusterLimitReqAccuracy ./conformance -v
 
 import (
@@ -299,4 +300,90 @@ func TestClusterLimitReqAccuracy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tcpGreeter is a TCP backend on loopback that sends its name and closes.
+func tcpGreeter(t *testing.T, name string) int {
+	t.Helper()
+	port := freeTCPPort(t, "127.0.0.1")
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(name + "\n"))
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return port
+}
+
+// streamSession connects from address from to addr and returns what it
+// receives until the server closes ("" for a session closed at once).
+func streamSession(t *testing.T, from, addr string) string {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, from, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// seed: "...and key-value pairs both in http and stream." The stream
+// deny list as users write it: a stream keyval zone read through a map that
+// sends listed clients to an upstream that refuses them. A pair written
+// through node 1's API cuts the client off on node 2, and deleting it
+// there lets the client in again.
+func TestClusterStreamDenyList(t *testing.T) {
+	app := tcpGreeter(t, "app")
+	dead := freeTCPPort(t, "127.0.0.1") // nothing listens: the blackhole
+	ports := []int{freeTCPPort(t, "127.0.0.1"), freeTCPPort(t, "127.0.0.1")}
+	nodes := newCluster(t, clusterSpec{members: syncAddrs(t, 2), node: func(i int) (string, string, string) {
+		return fmt.Sprintf(`keyval_zone zone=denylist:1m timeout=1h sync;
+    keyval $remote_addr $blocked zone=denylist;
+    map $blocked $target {
+        ""      app;
+        default blackhole;
+    }
+    upstream app { server 127.0.0.1:%d; }
+    upstream blackhole { server 127.0.0.1:%d; }
+    server {
+        listen 127.0.0.1:%d;
+        proxy_pass $target;
+        proxy_connect_timeout 1s;
+    }`, app, dead, ports[i]), "", ""
+	}})
+	startAll(nodes)
+	dumpOnFailure(t, nodes)
+	ctx := context.Background()
+	addr := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
+	const listed, other = "127.0.0.12", "127.0.0.13"
+	for i := range nodes {
+		if got := streamSession(t, listed, addr(i)); got != "app\n" {
+			t.Fatalf("%s before the write: client %s got %q, want the backend", nodes[i].name, listed, got)
+		}
+	}
+	if err := nodes[0].client().AddStreamKeyValPair(ctx, "denylist", listed, "1"); err != nil {
+		t.Fatalf("POST to the stream keyval zone of %s: %v", nodes[0].name, err)
+	}
+	waitFor(t, nodes[1].name+" to cut "+listed+" off", func() bool { return streamSession(t, listed, addr(1)) == "" })
+	if got := streamSession(t, other, addr(1)); got != "app\n" {
+		t.Fatalf("%s cuts %s off: client %s got %q, want the backend", nodes[1].name, listed, other, got)
+	}
+	if err := nodes[0].client().DeleteStreamKeyValuePair(ctx, "denylist", listed); err != nil {
+		t.Fatalf("delete on %s: %v", nodes[0].name, err)
+	}
+	waitFor(t, nodes[1].name+" to let "+listed+" in again", func() bool { return streamSession(t, listed, addr(1)) == "app\n" })
 }
