@@ -88,7 +88,7 @@ func (pk *Pick) sticky(now time.Time) *Peer {
 		if p.SID != pk.Hint {
 			continue
 		}
-		if !pk.usable(p, now) {
+		if !pk.bindable(p, now) {
 			return nil
 		}
 		return pk.take(p, now)

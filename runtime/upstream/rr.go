@@ -40,6 +40,7 @@ type Peer struct {
 	FailTimeout time.Duration
 	MaxConns    int // max_conns: 0 for no limit
 	Down        bool
+	Drain       bool // sticky's drain: only requests bound to it
 	SID         string // sticky's id of the server: its route= or the MD5 of its address
 
 	// server is the address of its server line as written, which hash
@@ -104,6 +105,7 @@ func New(u *directives.Upstream, now func() time.Time) *Group {
 	for _, s := range u.Servers {
 		for _, a := range s.Addrs {
 			p := newPeer(a, s.Weight, s.MaxFails, s.FailTimeout, s.Down)
+			p.Drain = s.Drain
 			p.SID = SID(a, s.Route)
 			p.MaxConns = s.MaxConns
 			if s.D != nil && len(s.D.Args) > 0 {
@@ -244,7 +246,7 @@ func (pk *Pick) getRoundRobin(now time.Time) *Peer {
 	g := pk.g
 	if pk.tier.single {
 		p := pk.tier.list[0]
-		if p.Down || p.full() {
+		if p.Down || p.full() || p.Drain && p.SID != pk.Hint {
 			return nil
 		}
 		pk.tried[p] = true
@@ -282,8 +284,15 @@ func (p *Peer) out(now time.Time) bool {
 func (p *Peer) full() bool { return p.MaxConns > 0 && p.conns >= p.MaxConns }
 
 // usable reports whether the request may take p now: not tried yet, not
-// down, not out for failures, not full.
+// down, not out for failures, not full, and not draining (a drain server
+// takes only the requests bound to it, see bindable).
 func (pk *Pick) usable(p *Peer, now time.Time) bool {
+	return !p.Drain && pk.bindable(p, now)
+}
+
+// bindable is usable for the peer a sticky request is bound to, which
+// may be draining.
+func (pk *Pick) bindable(p *Peer, now time.Time) bool {
 	return !pk.tried[p] && !p.Down && !p.out(now) && !p.full()
 }
 
@@ -303,7 +312,7 @@ func (pk *Pick) best(now time.Time, force *Peer) *Peer {
 	var best *Peer
 	total := 0
 	for _, p := range pk.tier.list {
-		if !pk.usable(p, now) {
+		if p != force && !pk.usable(p, now) {
 			continue
 		}
 		p.current += p.effective
@@ -340,7 +349,7 @@ func (pk *Pick) hinted(now time.Time) *Peer {
 			st = p
 		}
 	}
-	if st == nil || !pk.usable(st, now) {
+	if st == nil || !pk.bindable(st, now) {
 		return nil
 	}
 	if st.current > -(total - st.Weight) {

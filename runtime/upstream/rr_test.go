@@ -127,3 +127,31 @@ func TestDownAndSingle(t *testing.T) {
 		t.Fatal("SID: want the route, else a 32-digit MD5")
 	}
 }
+
+// A drain server takes only the requests bound to it (sticky), under
+// every method.
+func TestDrain(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	for _, method := range []string{"", "least_conn", "random"} {
+		g := group(t, &now, []int{1, 1}, func(i int, s *directives.UpstreamServer) { s.Drain = i == 0 })
+		if method != "" {
+			g = New(&directives.Upstream{Name: "u", Balancer: method, Servers: []*directives.UpstreamServer{
+				{Addrs: []string{"10.0.0.1:80"}, Weight: 1, MaxFails: 1, FailTimeout: time.Second, Drain: true},
+				{Addrs: []string{"10.0.0.2:80"}, Weight: 1, MaxFails: 1, FailTimeout: time.Second},
+			}}, func() time.Time { return now })
+		}
+		if got := order(g, 4, ""); got != "2222" {
+			t.Errorf("%q: unbound requests went %s, want never to the drain server", method, got)
+		}
+		if got := order(g, 2, SID("10.0.0.1:80", "")); got != "11" {
+			t.Errorf("%q: bound requests went %s, want the drain server", method, got)
+		}
+	}
+	single := group(t, &now, []int{1}, func(_ int, s *directives.UpstreamServer) { s.Drain = true })
+	if got := order(single, 1, ""); got != "-" {
+		t.Errorf("a single drain server took an unbound request: %s", got)
+	}
+	if got := order(single, 1, SID("10.0.0.1:80", "")); got != "1" {
+		t.Errorf("a single drain server refused its bound request: %s", got)
+	}
+}
