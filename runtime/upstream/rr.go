@@ -40,7 +40,7 @@ type Peer struct {
 	FailTimeout time.Duration
 	MaxConns    int // max_conns: 0 for no limit
 	Down        bool
-	Drain       bool // sticky's drain: only requests bound to it
+	Drain       bool   // sticky's drain: only requests bound to it
 	SID         string // sticky's id of the server: its route= or the MD5 of its address
 
 	// server is the address of its server line as written, which hash
