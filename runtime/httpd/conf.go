@@ -99,7 +99,8 @@ func listOf[T any](l *directives.Level, name string) []T {
 // builder compiles the configuration.
 type builder struct {
 	s      *Server
-	groups map[*directives.Upstream]*proxyGroup // shared by every proxy_pass naming one
+	groups map[*directives.Upstream]*proxyGroup     // shared by every proxy_pass naming one
+	keep   map[*directives.Upstream]*keepaliveCache // each upstream's idle connections; nil without keepalive
 }
 
 // server compiles one server block.

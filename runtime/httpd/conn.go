@@ -337,6 +337,7 @@ func (c *conn) respond(r *request, out outcome) bool {
 		}
 		if r.errStatus != 0 {
 			resp.status = r.errStatus
+			resp.statusLine = ""
 		}
 	}
 	if resp.noKeepalive || c.s.isClosing() {
@@ -372,6 +373,16 @@ func (c *conn) respond(r *request, out outcome) bool {
 	if resp.file != nil {
 		resp.file.Close()
 		resp.file = nil
+	}
+	if resp.stream != nil {
+		if err == nil && !resp.headerOnly {
+			var m int64
+			m, err = resp.stream.WriteTo(c.rw)
+			r.sent += m
+			r.bodySent += m
+		}
+		resp.stream.Close()
+		resp.stream = nil
 	}
 	c.s.logAccess(r)
 	if err != nil {

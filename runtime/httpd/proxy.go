@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -24,8 +23,10 @@ import (
 // close, proxy_set_header, the client's headers), the peer chosen by the
 // upstream group, proxy_next_upstream on errors, timeouts and chosen
 // statuses, 502/504 when no server answers, and the upstream's response
-// relayed with nginx's header handling. The response is read whole before
-// it is sent; connections to upstreams are never kept alive.
+// relayed with nginx's header handling (proxy_hide_header,
+// proxy_pass_header, proxy_redirect, proxy_intercept_errors). Connections
+// to upstreams are kept alive with "keepalive" (upstream_keepalive.go);
+// bodies are relayed as proxy_body.go says.
 
 // The proxy_next_upstream conditions, with nginx's bits (slots.tsv).
 const (
@@ -57,7 +58,18 @@ var proxyImplemented = []string{
 	"proxy_pass", "upstream", "proxy_connect_timeout", "proxy_send_timeout", "proxy_read_timeout",
 	"proxy_next_upstream", "proxy_next_upstream_tries", "proxy_http_version", "proxy_set_header",
 	"proxy_pass_request_headers", "proxy_pass_request_body", "sticky",
+	"keepalive", "proxy_redirect", "proxy_buffering", "proxy_buffer_size", "proxy_buffers",
+	"proxy_hide_header", "proxy_pass_header", "proxy_ignore_headers", "proxy_intercept_errors",
+	"chunked_transfer_encoding",
 }
+
+// ignoreXAccelBuffering is proxy_ignore_headers X-Accel-Buffering's bit.
+const ignoreXAccelBuffering = 128
+
+// proxyHiddenHeaders are the upstream headers nginx does not pass unless
+// proxy_pass_header names them.
+var proxyHiddenHeaders = []string{"date", "server", "x-pad", "x-accel-expires", "x-accel-redirect",
+	"x-accel-limit-rate", "x-accel-buffering", "x-accel-charset"}
 
 // proxyConf is the proxy of one level.
 type proxyConf struct {
@@ -77,6 +89,15 @@ type proxyConf struct {
 	connect    time.Duration
 	send       time.Duration
 	read       time.Duration
+
+	keep       *keepaliveCache // nil without keepalive in the upstream block
+	redirects  []redirectRule  // nil with proxy_redirect off
+	hide       map[string]bool // lower-case upstream headers not passed
+	ignore     uint64          // proxy_ignore_headers
+	intercept  bool            // proxy_intercept_errors
+	buffering  bool            // proxy_buffering
+	bufferSize int64           // what buffering holds in memory: proxy_buffer_size and proxy_buffers
+	chunked    bool            // chunked_transfer_encoding
 }
 
 type proxyHeader struct {
@@ -115,6 +136,10 @@ func (b *builder) proxyFor(l *directives.Level, loc *directives.Location, st dir
 			return nil, err
 		}
 		b.groups[pp.Upstream] = g
+		if b.keep == nil {
+			b.keep = map[*directives.Upstream]*keepaliveCache{}
+		}
+		b.keep[pp.Upstream] = b.s.keepaliveFor(pp.Upstream)
 	}
 	pc := &proxyConf{pass: pp, group: g, schema: "http://", uri: pp.URI,
 		hostHeader: strings.TrimSuffix(pp.Host, ":80"),
@@ -127,6 +152,33 @@ func (b *builder) proxyFor(l *directives.Level, loc *directives.Location, st dir
 		send:       st.ProxySendTimeout,
 		read:       st.ProxyReadTimeout,
 		setNames:   map[string]bool{},
+		keep:       b.keep[pp.Upstream],
+		intercept:  getOr(l, "proxy_intercept_errors", false),
+		buffering:  getOr(l, "proxy_buffering", true),
+		bufferSize: getOr(l, "proxy_buffer_size", int64(4096)),
+		chunked:    getOr(l, "chunked_transfer_encoding", true),
+	}
+	bufs := getOr(l, "proxy_buffers", directives.SlotBufs{Num: 8, Size: 4096})
+	pc.bufferSize += int64(bufs.Num) * bufs.Size
+	var err error
+	if pc.redirects, err = redirectsFor(l); err != nil {
+		return nil, err
+	}
+	pc.hide = map[string]bool{}
+	for _, h := range proxyHiddenHeaders {
+		pc.hide[h] = true
+	}
+	for _, h := range listOf[string](l, "proxy_hide_header") {
+		pc.hide[strings.ToLower(h)] = true
+	}
+	for _, h := range listOf[string](l, "proxy_pass_header") {
+		delete(pc.hide, strings.ToLower(h))
+	}
+	switch m := l.Get("proxy_ignore_headers").(type) {
+	case directives.SlotBitmask:
+		pc.ignore = m.Mask
+	case *directives.SlotBitmask:
+		pc.ignore = m.Mask
 	}
 	if loc != nil && !loc.Regex && !loc.Named {
 		pc.location = loc.Name
@@ -268,12 +320,21 @@ func (r *request) proxyRequest(pc *proxyConf, uri string, body []byte) []byte {
 
 // upstreamTry is one attempt's result.
 type upstreamTry struct {
-	status int       // the upstream's status, 0 when it did not answer
-	ft     uint64    // the failure, 0 for a response to relay
-	resp   *response // the response to relay
-	err    error     // what failed
-	phase  string    // "connecting to", "sending request to", "reading response header from"
-	sent   bool      // the request was sent
+	status      int       // the upstream's status, 0 when it did not answer
+	ft          uint64    // the failure, 0 for a response to relay
+	resp        *response // the response to relay
+	err         error     // what failed
+	phase       string    // "connecting to", "sending request to", "reading response header from"
+	sent        bool      // the request was sent
+	cached      bool      // the connection came from the keepalive cache
+	peerFailed  bool      // a relayed status proxy_next_upstream names counts as the peer's failure
+	intercepted bool      // proxy_intercept_errors: the status goes to error_page
+}
+
+// idempotent reports whether nginx may send a request to another server
+// after it was sent to one (without non_idempotent).
+func idempotent(method string) bool {
+	return method != "POST" && method != "LOCK" && method != "PATCH"
 }
 
 // serveProxy is the proxy content handler.
@@ -306,11 +367,15 @@ func (r *request) serveProxy() outcome {
 			return outcome{status: 502}
 		}
 		addrs = append(addrs, p.Name)
-		try := r.proxyTry(pc, p, raw, pk.Tries)
+		try := r.proxyTry(pc, pk, p, raw, uri)
 		if try.ft == 0 {
+			// proxyTry gave the peer back, or the response does once its
+			// body is relayed.
 			statuses = append(statuses, strconv.Itoa(try.status))
-			pk.Free(p, false)
 			r.stickyDone(pc.group, stickyID, p, try.resp)
+			if try.intercepted {
+				return outcome{status: try.status}
+			}
 			return outcome{resp: try.resp}
 		}
 		status := 502
@@ -342,36 +407,44 @@ func (r *request) serveProxy() outcome {
 			r.logAt(r.c.s.log.Warn()).Str("upstream", upstreamURL).
 				Msg("upstream server temporarily disabled while " + try.phase + " upstream")
 		}
-		idempotent := r.method != "POST" && r.method != "LOCK" && r.method != "PATCH"
+		if try.cached && try.ft == ftError {
+			// A kept-alive connection the upstream closed meanwhile does
+			// not use up a try (the server still counts the failure).
+			pk.Tries++
+		}
 		if pk.Tries == 0 || pc.next&try.ft != try.ft ||
-			(try.sent && !idempotent && pc.next&ftNonIdempotent == 0) {
+			(try.sent && !idempotent(r.method) && pc.next&ftNonIdempotent == 0) {
 			return outcome{status: status}
 		}
 	}
 }
 
-// proxyTry sends the request to one peer and reads its response.
-// A status proxy_next_upstream names is a failure only while another try
-// is left (triesLeft > 1); else the response is relayed.
-func (r *request) proxyTry(pc *proxyConf, p *upstream.Peer, raw []byte, triesLeft int) upstreamTry {
+// proxyTry sends the request to one peer and reads its response header;
+// the body is read as proxy_body.go says. A status proxy_next_upstream
+// names is a failure only while another try is left and the request may
+// be sent again; else the response is relayed. When it returns a
+// response, the peer is given back to the balancer (pk.Free) when the
+// body has been relayed; on failures the caller does it.
+func (r *request) proxyTry(pc *proxyConf, pk *upstream.Pick, p *upstream.Peer, raw []byte, uri string) upstreamTry {
 	try := upstreamTry{phase: "connecting to"}
-	d := net.Dialer{Timeout: pc.connect}
-	nc, err := d.DialContext(r.ctx, p.Network, p.Addr)
+	uc, err := r.upstreamConnect(pc, p)
 	if err != nil {
 		return failure(try, err, "connect() failed")
 	}
-	defer nc.Close()
+	try.cached = uc.cached
 	try.phase = "sending request to"
-	nc.SetWriteDeadline(time.Now().Add(pc.send))
-	if _, err := nc.Write(raw); err != nil {
+	try.sent = true // as nginx's request_sent, from the first byte
+	uc.nc.SetWriteDeadline(time.Now().Add(pc.send))
+	if _, err := uc.nc.Write(raw); err != nil {
+		uc.close()
 		return failure(try, err, "writev() failed")
 	}
-	try.sent = true
 	try.phase = "reading response header from"
-	br := bufio.NewReader(deadlineConn{nc, pc.read})
-	resp, status, err := r.readUpstreamHead(br)
+	h, err := r.readUpstreamHead(pc, uc.br)
 	if err != nil {
-		if errors.Is(err, errInvalidUpstreamHeader) {
+		uc.close()
+		var he upstreamHeaderError
+		if errors.As(err, &he) {
 			try.ft, try.err = ftInvalidHeader, err
 			return try
 		}
@@ -381,19 +454,51 @@ func (r *request) proxyTry(pc *proxyConf, p *upstream.Peer, raw []byte, triesLef
 		}
 		return failure(try, err, "recv() failed")
 	}
-	try.status = status
+	try.status = h.status
 	for _, sf := range statusFailures {
-		if sf.status == status && pc.next&sf.ft != 0 && triesLeft > 1 {
+		if sf.status != h.status || pc.next&sf.ft == 0 {
+			continue
+		}
+		mask := sf.ft
+		if !idempotent(r.method) {
+			mask |= ftNonIdempotent
+		}
+		if pk.Tries > 1 && pc.next&mask == mask {
+			uc.close()
 			try.ft = sf.ft
 			return try
 		}
+		// nginx relays the response and still counts the failure.
+		try.peerFailed = sf.ft != ftHTTP403 && sf.ft != ftHTTP404
+		break
 	}
-	try.phase = "reading upstream"
-	if err := r.readUpstreamBody(br, resp); err != nil {
-		r.logError().Str("upstream", pc.schema+p.Name).Msg("upstream prematurely closed connection while reading upstream")
+	b := r.newUpstreamBody(pc, uc, h, pc.schema+p.Name+uri)
+	b.keep = b.keep && !try.peerFailed
+	failed := try.peerFailed
+	b.release = func() { pk.Free(p, failed) }
+	if h.status >= 300 && pc.intercept && r.hasErrorPage(h.status) {
+		// The body is not read: only a response without one leaves the
+		// connection reusable.
+		b.done = b.kind == bodyNone
+		b.Close()
+		try.intercepted = true
+		return try
 	}
-	try.resp = resp
+	try.resp = b.relay(h)
 	return try
+}
+
+// hasErrorPage reports whether the location has an error_page for a code,
+// which proxy_intercept_errors sends the upstream's status to.
+func (r *request) hasErrorPage(code int) bool {
+	for _, ep := range r.conf.errorPages {
+		for _, c := range ep.Codes {
+			if c == code {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // failure classifies a network error as nginx's error or timeout.
@@ -404,121 +509,142 @@ func failure(try upstreamTry, err error, call string) upstreamTry {
 		return try
 	}
 	try.ft = ftError
+	try.err = syscallError(err, call)
+	return try
+}
+
+// syscallError words a failed call as nginx logs it: "recv() failed (104:
+// Connection reset by peer)".
+func syscallError(err error, call string) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		msg := errno.Error()
 		if msg != "" {
 			msg = strings.ToUpper(msg[:1]) + msg[1:]
 		}
-		try.err = fmt.Errorf("%s (%d: %s)", call, int(errno), msg)
-		return try
+		return fmt.Errorf("%s (%d: %s)", call, int(errno), msg)
 	}
-	try.err = fmt.Errorf("%s (%v)", call, err)
-	return try
+	return fmt.Errorf("%s (%v)", call, err)
 }
 
-var errInvalidUpstreamHeader = errors.New("upstream sent no valid HTTP/1.0 header")
+// upstreamHeaderError is a response header nginx refuses (ft
+// invalid_header).
+type upstreamHeaderError string
 
-// hiddenUpstreamHeaders are the upstream headers nginx does not pass:
-// proxy_hide_header's defaults and the ones the upstream module consumes.
-var hiddenUpstreamHeaders = map[string]bool{
-	"date": true, "server": true, "x-pad": true, "x-accel-expires": true, "x-accel-redirect": true,
-	"x-accel-limit-rate": true, "x-accel-buffering": true, "x-accel-charset": true,
-	"connection": true, "keep-alive": true,
+func (e upstreamHeaderError) Error() string { return string(e) }
+
+// upstreamHead is an upstream response header as the proxy reads it.
+type upstreamHead struct {
+	resp      *response // the response with the headers nginx passes
+	status    int
+	closing   bool  // HTTP/1.0 or "Connection: close": the connection ends with the response
+	chunked   bool  // "Transfer-Encoding: chunked"
+	length    int64 // Content-Length; -1 without
+	buffering int   // X-Accel-Buffering: 1 yes, -1 no, 0 absent or ignored
 }
 
-// readUpstreamHead reads the status line and headers into a response,
-// with nginx's header handling: Content-Type and Content-Length taken out
-// (the header filter writes them first), the hidden headers dropped, the
-// others kept in order. Location and Last-Modified stay where they are
-// and as they are: nginx does not make a relative upstream redirect
-// absolute.
-func (r *request) readUpstreamHead(br *bufio.Reader) (*response, int, error) {
+// readUpstreamHead reads the status line and headers with nginx's header
+// handling: every header is first looked at (Content-Length,
+// Transfer-Encoding, Connection, X-Accel-Buffering), then passed unless
+// hidden (proxy_hide_header and nginx's defaults, less proxy_pass_header).
+// Content-Type is taken out (the header filter writes it first);
+// Content-Length, Transfer-Encoding, Connection and Keep-Alive are never
+// passed; Location and Refresh go through proxy_redirect; a passed Server
+// or Date replaces the server's own, and when passed but absent there is
+// none. The others are kept in order. Location and Last-Modified stay
+// where they are: nginx makes a relative Location absolute only when
+// proxy_redirect rewrote it.
+func (r *request) readUpstreamHead(pc *proxyConf, br *bufio.Reader) (*upstreamHead, error) {
 	line, err := br.ReadString('\n')
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if !strings.HasPrefix(line, "HTTP/") || len(line) < 12 {
-		return nil, 0, errInvalidUpstreamHeader
+		return nil, upstreamHeaderError("upstream sent no valid HTTP/1.0 header")
 	}
 	status, err := strconv.Atoi(line[9:12])
 	if err != nil || status < 100 {
-		return nil, 0, errInvalidUpstreamHeader
+		return nil, upstreamHeaderError("upstream sent no valid HTTP/1.0 header")
 	}
-	resp := newResponse(status)
+	h := &upstreamHead{resp: newResponse(status), status: status, length: -1,
+		closing: line[:8] < "HTTP/1.1"}
+	resp := h.resp
+	resp.statusLine = line[len("HTTP/1.x "):]
+	resp.noServer, resp.noDate = !pc.hide["server"], !pc.hide["date"]
 	r.upstreamHeaders = nil
-	chunked := false
 	for {
-		h, err := br.ReadString('\n')
+		hl, err := br.ReadString('\n')
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		h = strings.TrimRight(h, "\r\n")
-		if h == "" {
+		hl = strings.TrimRight(hl, "\r\n")
+		if hl == "" {
 			break
 		}
-		name, value, ok := strings.Cut(h, ":")
+		name, value, ok := strings.Cut(hl, ":")
 		if !ok {
-			return nil, 0, errors.New("upstream sent invalid header")
+			return nil, upstreamHeaderError("upstream sent invalid header")
 		}
 		value = strings.TrimSpace(value)
 		r.upstreamHeaders = append(r.upstreamHeaders, header{name: name, value: value})
-		switch lower := strings.ToLower(name); {
-		case lower == "content-type":
+		lower := strings.ToLower(name)
+		if err := h.process(pc, lower, value); err != nil {
+			return nil, err
+		}
+		if pc.hide[lower] {
+			continue
+		}
+		switch lower {
+		case "content-type":
 			resp.contentType = value
-		case lower == "content-length":
-			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || n < 0 {
-				return nil, 0, errors.New("upstream sent invalid \"Content-Length\" header")
+		case "content-length", "transfer-encoding", "connection", "keep-alive":
+		case "location":
+			if v, ok := r.rewriteRedirect(pc.redirects, value, 0); ok {
+				resp.setLocation(v)
+				continue
 			}
-			resp.length = n
-		case lower == "transfer-encoding":
-			chunked = strings.EqualFold(value, "chunked")
-		case hiddenUpstreamHeaders[lower]:
+			resp.addHeader(name, value)
+		case "refresh":
+			if i := refreshURL(value); i >= 0 {
+				value, _ = r.rewriteRedirect(pc.redirects, value, i)
+			}
+			resp.addHeader(name, value)
 		default:
 			resp.addHeader(name, value)
 		}
 	}
-	if chunked {
-		resp.length = -2 // read as chunked
+	if h.chunked {
+		h.length = -1
 	}
-	return resp, status, nil
+	return h, nil
 }
 
-// readUpstreamBody reads the body after the header: chunked, by length,
-// or up to the close. The response then carries its length.
-func (r *request) readUpstreamBody(br *bufio.Reader, resp *response) error {
-	var body []byte
-	var err error
-	switch {
-	case r.method == "HEAD" || resp.status == 204 || resp.status == 304 || resp.status < 200:
-		if resp.length == -2 {
-			resp.length = -1
+// process looks at one header before it is passed or hidden.
+func (h *upstreamHead) process(pc *proxyConf, lower, value string) error {
+	switch lower {
+	case "content-length":
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || n < 0 {
+			return upstreamHeaderError(`upstream sent invalid "Content-Length" header`)
 		}
-		return nil
-	case resp.length == -2:
-		body, err = io.ReadAll(httputil.NewChunkedReader(br))
-	case resp.length >= 0:
-		body = make([]byte, resp.length)
-		var n int
-		n, err = io.ReadFull(br, body)
-		body = body[:n]
-	default:
-		body, err = io.ReadAll(br)
+		h.length = n
+	case "transfer-encoding":
+		h.chunked = strings.Contains(strings.ToLower(value), "chunked")
+	case "connection":
+		if strings.Contains(strings.ToLower(value), "close") {
+			h.closing = true
+		}
+	case "x-accel-buffering":
+		if pc.ignore&ignoreXAccelBuffering != 0 {
+			break
+		}
+		switch {
+		case strings.EqualFold(value, "no"):
+			h.buffering = -1
+		case strings.EqualFold(value, "yes"):
+			h.buffering = 1
+		}
 	}
-	resp.body = body
-	resp.length = int64(len(body))
-	return err
-}
-
-// deadlineConn gives every read proxy_read_timeout.
-type deadlineConn struct {
-	nc      net.Conn
-	timeout time.Duration
-}
-
-func (d deadlineConn) Read(p []byte) (int, error) {
-	d.nc.SetReadDeadline(time.Now().Add(d.timeout))
-	return d.nc.Read(p)
+	return nil
 }

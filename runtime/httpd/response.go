@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -93,6 +94,23 @@ type response struct {
 	headerOnly   bool
 	noKeepalive  bool
 	special      bool // an error page: the status is final
+	// For proxied responses: the upstream's status line ("302 Found"),
+	// passed as it came unless the status changes; the body streamed
+	// after the header (the length may be unknown), sent with chunked
+	// transfer encoding when chunked; noServer and noDate leave out the
+	// server's own Server and Date (proxy_pass_header passes the
+	// upstream's).
+	statusLine       string
+	stream           bodyStream
+	chunked          bool
+	noServer, noDate bool
+}
+
+// bodyStream is a body written while it is produced; Close is called
+// once the response is done, whether the body was written or not.
+type bodyStream interface {
+	WriteTo(w io.Writer) (int64, error)
+	Close()
 }
 
 func newResponse(status int) *response {
@@ -197,12 +215,20 @@ func (r *request) writeHeader(b *bytes.Buffer, resp *response) {
 		resp.headerOnly = true
 	}
 	b.WriteString("HTTP/1.1 ")
-	b.WriteString(strconv.Itoa(resp.status))
-	b.WriteByte(' ')
-	b.WriteString(statusText[resp.status])
-	b.WriteString("\r\nServer: " + ServerToken + "\r\nDate: ")
-	b.WriteString(r.c.s.now().UTC().Format(http.TimeFormat))
+	if resp.statusLine != "" {
+		b.WriteString(resp.statusLine)
+	} else {
+		b.WriteString(strconv.Itoa(resp.status))
+		b.WriteByte(' ')
+		b.WriteString(statusText[resp.status])
+	}
 	b.WriteString("\r\n")
+	if !resp.noServer {
+		b.WriteString("Server: " + ServerToken + "\r\n")
+	}
+	if !resp.noDate {
+		b.WriteString("Date: " + r.c.s.now().UTC().Format(http.TimeFormat) + "\r\n")
+	}
 	if resp.contentType != "" {
 		b.WriteString("Content-Type: " + resp.contentType + "\r\n")
 	}
@@ -216,6 +242,9 @@ func (r *request) writeHeader(b *bytes.Buffer, resp *response) {
 	if resp.locIndex >= 0 && strings.HasPrefix(resp.location, "/") && r.conf.absoluteRedirect {
 		skip = resp.locIndex
 		b.WriteString("Location: " + r.absoluteLocation(resp.location) + "\r\n")
+	}
+	if resp.chunked {
+		b.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	if r.keepalive {
 		b.WriteString("Connection: keep-alive\r\n")
