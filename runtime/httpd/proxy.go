@@ -60,7 +60,7 @@ var proxyImplemented = []string{
 	"proxy_pass_request_headers", "proxy_pass_request_body", "sticky",
 	"keepalive", "proxy_redirect", "proxy_buffering", "proxy_buffer_size", "proxy_buffers",
 	"proxy_hide_header", "proxy_pass_header", "proxy_ignore_headers", "proxy_intercept_errors",
-	"chunked_transfer_encoding",
+	"chunked_transfer_encoding", "ip_hash", "hash", "least_conn", "random",
 }
 
 // ignoreXAccelBuffering is proxy_ignore_headers X-Accel-Buffering's bit.
@@ -125,12 +125,13 @@ func (b *builder) proxyFor(l *directives.Level, loc *directives.Location, st dir
 	}
 	g := b.groups[pp.Upstream]
 	if g == nil {
-		if pp.Upstream.Balancer != "" {
-			return nil, fmt.Errorf(`upstream "%s": "%s" is not supported`, pp.Upstream.Name, pp.Upstream.Balancer)
-		}
 		g = &proxyGroup{Group: upstream.New(pp.Upstream, b.s.now)}
 		if g.Empty() {
 			return nil, fmt.Errorf(`upstream "%s" has no address`, pp.Upstream.Name)
+		}
+		if k := g.HashKey(); k != "" {
+			key := script.Compile(k)
+			g.hashKey = &key
 		}
 		if err := b.stickyFor(g, pp.Upstream); err != nil {
 			return nil, err
@@ -352,6 +353,10 @@ func (r *request) serveProxy() outcome {
 	uri := r.proxyURI(pc)
 	raw := r.proxyRequest(pc, uri, body)
 	pk := pc.group.Pick(pc.maxTries)
+	if pc.group.hashKey != nil {
+		pk.Key = pc.group.hashKey.Eval(r)
+	}
+	pk.Client = r.c.remote.Addr().Unmap()
 	stickyID := r.stickyBegin(pc.group, pk)
 	var addrs, statuses []string
 	defer func() {

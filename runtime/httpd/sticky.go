@@ -44,7 +44,8 @@ const stickyMaxCookie = "; expires=Thu, 31-Dec-37 23:55:55 GMT; max-age=31536000
 // proxyGroup is an upstream group with what the HTTP proxy adds to it.
 type proxyGroup struct {
 	*upstream.Group
-	sticky *stickyConf // nil without sticky
+	sticky  *stickyConf   // nil without sticky
+	hashKey *script.Value // the key of "hash"; nil for the other methods
 }
 
 // stickyFor compiles the sticky directive of u into g; nothing without

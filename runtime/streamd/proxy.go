@@ -32,6 +32,7 @@ var proxyImplemented = []string{
 	"proxy_pass", "upstream", "proxy_connect_timeout", "proxy_timeout", "proxy_next_upstream",
 	"proxy_next_upstream_tries", "proxy_next_upstream_timeout", "proxy_buffer_size", "proxy_upload_rate",
 	"proxy_download_rate", "proxy_bind", "proxy_half_close", "proxy_socket_keepalive", "resolver", "resolver_timeout",
+	"hash", "least_conn", "random",
 }
 
 // proxyConf is the proxy of one server, merged as
