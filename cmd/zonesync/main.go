@@ -65,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return sendSignal(log, prefix, confFile, builtin, o)
 	}
 	if !o.test {
+		defer startProfile(stderr)()
 		return node.Run(node.Options{Prefix: prefix, ConfFile: confFile, ConfSource: builtin, Globals: o.globals, Stderr: stderr})
 	}
 	return testConfig(log, stdout, prefix, confFile, builtin, o)

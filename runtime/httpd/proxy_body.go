@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http/httputil"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -125,16 +126,37 @@ func (b *upstreamBody) relay(h *upstreamHead) *response {
 // prefetch reads the body into prefix while it is no longer than limit;
 // it reports whether the whole body was read.
 func (b *upstreamBody) prefetch(limit int64) bool {
-	buf := make([]byte, 16<<10)
+	if b.kind == bodyLength && !b.done && b.left <= limit {
+		// The usual case: a body of known length that fits is read
+		// straight into a slice of its size.
+		b.prefix = make([]byte, b.left)
+		for n := 0; !b.done; {
+			m, err := b.read(b.prefix[n:])
+			n += m
+			if err != nil {
+				b.prefix = b.prefix[:n]
+				return false
+			}
+		}
+		return true
+	}
+	bp := prefetchBuffers.Get().(*[]byte)
+	defer prefetchBuffers.Put(bp)
 	for !b.done && int64(len(b.prefix)) <= limit {
-		n, err := b.read(buf)
-		b.prefix = append(b.prefix, buf[:n]...)
+		n, err := b.read(*bp)
+		b.prefix = append(b.prefix, (*bp)[:n]...)
 		if err != nil {
 			return false
 		}
 	}
 	return b.done
 }
+
+// prefetchBuffers are the read buffers of prefetch.
+var prefetchBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 16<<10)
+	return &b
+}}
 
 // read reads the next piece of the body; done is set after the last.
 func (b *upstreamBody) read(p []byte) (int, error) {
