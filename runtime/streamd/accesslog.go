@@ -2,11 +2,10 @@ package streamd
 
 import (
 	"fmt"
-	"os"
 	"strings"
-	"sync"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/runtime/accesslog"
 	"github.com/zonesync/zonesync/runtime/httpd/script"
 )
 
@@ -20,34 +19,23 @@ import (
 // flush= and gzip are accepted and not applied; syslog: targets and paths
 // with variables are not written (New warns).
 
-type logFormat struct {
-	value  script.Value
-	escape string
-}
-
-type logFile struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
 // accessLog is one access_log of a server.
 type accessLog struct {
-	file   *logFile
-	format *logFormat
+	file   *accesslog.File
+	format *accesslog.Format
 	filter script.Value
 	hasIf  bool
 }
 
 type accessLogs struct {
-	formats map[string]*logFormat // by lower-case name
-	files   map[string]*logFile   // by path
-	once    sync.Once
+	formats map[string]*accesslog.Format // by lower-case name
+	files   accesslog.Files
 }
 
 // logFormats compiles the log_format directives of the stream block, with
 // ngx_stream_log_set_format's checks.
-func logFormats(stream *directives.Level) (map[string]*logFormat, error) {
-	out := map[string]*logFormat{}
+func logFormats(stream *directives.Level) (map[string]*accesslog.Format, error) {
+	out := map[string]*accesslog.Format{}
 	seen := map[string]bool{}
 	for _, v := range stream.Own("log_format") {
 		args, _ := v.V.([]string)
@@ -59,15 +47,15 @@ func logFormats(stream *directives.Level) (map[string]*logFormat, error) {
 			return nil, fmt.Errorf(`duplicate "log_format" name "%s"%s`, args[0], where)
 		}
 		seen[args[0]] = true
-		f := &logFormat{escape: "default"}
+		f := &accesslog.Format{Escape: "default"}
 		rest := args[1:]
 		if e, ok := strings.CutPrefix(rest[0], "escape="); ok {
 			if e != "default" && e != "json" && e != "none" {
 				return nil, fmt.Errorf(`unknown log format escaping "%s"%s`, e, where)
 			}
-			f.escape, rest = e, rest[1:]
+			f.Escape, rest = e, rest[1:]
 		}
-		f.value = script.Compile(strings.Join(rest, ""))
+		f.Value = script.Compile(strings.Join(rest, ""))
 		if _, dup := out[strings.ToLower(args[0])]; !dup {
 			out[strings.ToLower(args[0])] = f
 		}
@@ -114,19 +102,15 @@ func (a *accessLogs) forServer(cfg *directives.Config, s *Server, l *directives.
 				return nil, fmt.Errorf(`invalid parameter "%s"%s`, p, where)
 			}
 		}
-		if strings.HasPrefix(args[0], "syslog:") || strings.Contains(args[0], "$") {
+		if accesslog.Unwritable(args[0]) {
 			s.log.Warn().Str("access_log", args[0]).Msg("stream access logs to syslog or with variables are not written")
 			continue
 		}
-		path := cfg.Path(args[0], false)
-		if a.files[path] == nil {
-			fd, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-			if err != nil {
-				return nil, fmt.Errorf(`open() "%s" failed (%s)`, path, errnoText(err))
-			}
-			a.files[path] = &logFile{f: fd}
+		file, err := a.files.Open(cfg.Path(args[0], false))
+		if err != nil {
+			return nil, err
 		}
-		al.file = a.files[path]
+		al.file = file
 		out = append(out, al)
 	}
 	return out, nil
@@ -134,16 +118,9 @@ func (a *accessLogs) forServer(cfg *directives.Config, s *Server, l *directives.
 
 // close closes the log files; it may be called more than once.
 func (a *accessLogs) close() {
-	if a == nil {
-		return
+	if a != nil {
+		a.files.Close()
 	}
-	a.once.Do(func() {
-		for _, f := range a.files {
-			f.mu.Lock()
-			f.f.Close()
-			f.mu.Unlock()
-		}
-	})
 }
 
 // logAccess writes the ended session to its server's access logs.
@@ -152,56 +129,9 @@ func (s *Server) logAccess(ss *session) {
 		if al.hasIf && !script.Truthy(al.filter.Eval(ss)) {
 			continue
 		}
-		line := al.format.value.Expand(ss, func(name, _ string) string {
-			v, found := ss.lookup(name)
-			return escapeLog(al.format.escape, v, found)
-		}) + "\n"
-		al.file.mu.Lock()
-		al.file.f.WriteString(line)
-		al.file.mu.Unlock()
+		al.file.Write(al.format.Line(ss, func(name, _ string) bool {
+			_, found := ss.lookup(name)
+			return found
+		}))
 	}
-}
-
-// escapeLog escapes a variable's value for a log format.
-func escapeLog(mode, v string, found bool) string {
-	switch {
-	case mode == "none":
-		return v
-	case mode == "json":
-		var b strings.Builder
-		for i := 0; i < len(v); i++ {
-			switch c := v[i]; {
-			case c == '"' || c == '\\':
-				b.WriteByte('\\')
-				b.WriteByte(c)
-			case c == '\n':
-				b.WriteString(`\n`)
-			case c == '\r':
-				b.WriteString(`\r`)
-			case c == '\t':
-				b.WriteString(`\t`)
-			case c == '\b':
-				b.WriteString(`\b`)
-			case c == '\f':
-				b.WriteString(`\f`)
-			case c < 0x20:
-				fmt.Fprintf(&b, `\u%04x`, c)
-			default:
-				b.WriteByte(c)
-			}
-		}
-		return b.String()
-	case !found:
-		return "-"
-	}
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c == '"' || c == '\\' || c < 0x20 || c > 0x7e {
-			fmt.Fprintf(&b, `\x%02X`, c)
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }

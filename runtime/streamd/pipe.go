@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zonesync/zonesync/directives"
 )
 
 // The relay of a connected session, as ngx_stream_proxy_process runs it:
@@ -206,7 +208,7 @@ func (p *pipe) copy(fromUpstream bool) {
 			if fromUpstream {
 				lv = levelError
 			}
-			ss.logf(lv, readAction, fmt.Sprintf("recv() failed (%s)", errnoText(err)))
+			ss.logf(lv, readAction, fmt.Sprintf("recv() failed (%s)", directives.ErrnoText(err)))
 		}
 		p.sourceClosed(fromUpstream, dst)
 		return
@@ -238,7 +240,7 @@ func (p *pipe) writeFailed(fromUpstream bool, action string, err error) {
 	if fromUpstream {
 		lv = levelInfo
 	}
-	p.ss.logf(lv, action, fmt.Sprintf("writev() failed (%s)", errnoText(err)))
+	p.ss.logf(lv, action, fmt.Sprintf("writev() failed (%s)", directives.ErrnoText(err)))
 	p.end(endWriteFailed, fromUpstream, err)
 }
 
@@ -261,7 +263,7 @@ func (p *pipe) sourceClosed(fromUpstream bool, dst net.Conn) {
 	}
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 		if err := cw.CloseWrite(); err != nil && !p.isEnded() {
-			p.ss.logf(levelError, "proxying connection", fmt.Sprintf("shutdown() failed (%s)", errnoText(err)))
+			p.ss.logf(levelError, "proxying connection", fmt.Sprintf("shutdown() failed (%s)", directives.ErrnoText(err)))
 			p.ss.status = 500
 			p.end(endWriteFailed, fromUpstream, err)
 		}

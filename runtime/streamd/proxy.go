@@ -446,7 +446,7 @@ func (ss *session) serveProxy(pc *proxyConf) {
 		}
 		var se *os.SyscallError
 		if errors.As(err, &se) && se.Syscall == "bind" {
-			ss.logf(levelCrit, "connecting to upstream", fmt.Sprintf("bind(%s) failed (%s)", bindText(pc, ss), errnoText(se.Err)))
+			ss.logf(levelCrit, "connecting to upstream", fmt.Sprintf("bind(%s) failed (%s)", bindText(pc, ss), directives.ErrnoText(se.Err)))
 			pk.Free(p, false)
 			ss.status = 500
 			return
@@ -514,22 +514,9 @@ func connectFailure(p *upstream.Peer, err error) (level, string) {
 		immediate = true
 	}
 	if immediate {
-		return lv, fmt.Sprintf("connect() to %s failed (%s)", p.Name, errnoText(errno))
+		return lv, fmt.Sprintf("connect() to %s failed (%s)", p.Name, directives.ErrnoText(errno))
 	}
-	return lv, fmt.Sprintf("connect() failed (%s)", errnoText(errno))
-}
-
-// errnoText is "111: Connection refused", as nginx prints an errno.
-func errnoText(err error) string {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return err.Error()
-	}
-	msg := errno.Error()
-	if msg != "" {
-		msg = strings.ToUpper(msg[:1]) + msg[1:]
-	}
-	return fmt.Sprintf("%d: %s", int(errno), msg)
+	return lv, fmt.Sprintf("connect() failed (%s)", directives.ErrnoText(errno))
 }
 
 // msecText is nginx's "%T.%03M" of a duration, "-" for -1.

@@ -129,7 +129,7 @@ func New(cfg *directives.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.logs = &accessLogs{formats: formats, files: map[string]*logFile{}}
+	s.logs = &accessLogs{formats: formats}
 	for _, l := range stream.Children {
 		if l.Ctx != directives.StreamServer {
 			continue
