@@ -5,14 +5,14 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zonesync/zonesync/runtime/testnet/oracle"
 )
 
 // startNginx runs the real nginx with the configuration in dir/nginx.conf
@@ -20,52 +20,14 @@ import (
 // without nginx or its stream module.
 func startNginx(t *testing.T, dir, conf, probe string) {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		t.Skip("nginx is not installed: differential test skipped")
-	}
-	const module = "/usr/lib/nginx/modules/ngx_stream_module.so"
-	if _, err := os.Stat(module); err != nil {
-		t.Skip("nginx's stream module is not installed")
-	}
-	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	file := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(file, []byte("load_module "+module+";\n"+conf), 0o644); err != nil {
+	oracle.Binary(t)
+	load := oracle.LoadStream(t)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(load+conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-p", dir+"/", "-c", file, "-e", filepath.Join(dir, "logs", "error.log"),
-		"-g", "daemon off; master_process off;")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		// The probe is a server whose content is "return", so that it
-		// leaves nothing behind in the upstream's state.
-		c, err := net.Dial("tcp", probe)
-		if err == nil {
-			io.ReadAll(c)
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "logs", "error.log"))
-			t.Fatalf("nginx does not start: %s", log)
-		}
-		tm := time.NewTimer(2 * time.Millisecond)
-		<-tm.C
-	}
+	// The probe is a server whose content is "return", so that it leaves
+	// nothing behind in the upstream's state.
+	oracle.Start(t, dir, probe)
 }
 
 // echoSession sends send, reads as many bytes back and closes.

@@ -14,18 +14,17 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/runtime/testnet/oracle"
 	"github.com/zonesync/zonesync/runtime/testnet"
 )
 
@@ -134,14 +133,8 @@ func selfSigned(t testing.TB, name string) (string, string) {
 // TestNginxStream runs the same stream configuration in nginx and here
 // and compares what a client receives.
 func TestNginxStream(t *testing.T) {
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		t.Skip("nginx is not installed: differential test skipped")
-	}
-	module := "/usr/lib/nginx/modules/ngx_stream_module.so"
-	if _, err := os.Stat(module); err != nil {
-		t.Skip("nginx's stream module is not installed")
-	}
+	oracle.Binary(t)
+	load := oracle.LoadStream(t)
 	cert, key := selfSigned(t, "s.test")
 	const body = `stream {
   map $remote_addr $where { 127.0.0.1 "local"; default "other"; }
@@ -177,40 +170,8 @@ func TestNginxStream(t *testing.T) {
 		return s
 	}
 	ng, zs := prep(), prep()
-	for _, sub := range []string{"logs"} {
-		os.MkdirAll(filepath.Join(ng.dir, sub), 0o755)
-	}
-	os.WriteFile(filepath.Join(ng.dir, "nginx.conf"), []byte(conf(ng, "load_module "+module+";\n")), 0o644)
-	cmd := exec.Command(bin, "-p", ng.dir+"/", "-c", filepath.Join(ng.dir, "nginx.conf"), "-e", filepath.Join(ng.dir, "logs", "error.log"),
-		"-g", "daemon off; master_process off;")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ng.ports[0]))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(ng.dir, "logs", "error.log"))
-			t.Fatalf("nginx does not start: %s", log)
-		}
-		tm := time.NewTimer(2 * time.Millisecond)
-		<-tm.C
-	}
+	os.WriteFile(filepath.Join(ng.dir, "nginx.conf"), []byte(conf(ng, load)), 0o644)
+	oracle.Start(t, ng.dir, fmt.Sprintf("127.0.0.1:%d", ng.ports[0]))
 	startServer(t, zs.dir, conf(zs, ""), Deps{})
 
 	norm := func(sd sideT, s string) string {
