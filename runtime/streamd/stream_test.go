@@ -24,8 +24,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zonesync/zonesync/directives"
-	"github.com/zonesync/zonesync/runtime/testnet/oracle"
 	"github.com/zonesync/zonesync/runtime/testnet"
+	"github.com/zonesync/zonesync/runtime/testnet/oracle"
 )
 
 // freePort returns a port on 127.0.0.1 for a server to bind (see testnet).
