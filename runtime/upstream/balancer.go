@@ -132,7 +132,7 @@ func (pk *Pick) getLeastConn(now time.Time) *Peer {
 	if best == nil {
 		if pk.tier == g.primary && g.backup != nil {
 			pk.tier = g.backup
-			pk.tried = map[*Peer]bool{}
+			pk.tried.reset()
 			return pk.getLeastConn(now)
 		}
 		return nil

@@ -46,6 +46,7 @@ type Peer struct {
 	// server is the address of its server line as written, which hash
 	// consistent places on the ring; the peers of one line share it.
 	server    string
+	index     int // its place in the group, primary peers first (Pick's tried set)
 	current   int
 	effective int
 	fails     int
@@ -80,6 +81,8 @@ type Group struct {
 	primary *tier
 	backup  *tier // nil without backup servers
 	now     func() time.Time
+
+	peers int // how many peers, primary and backup
 
 	method method
 	key    string  // hash's key as written
@@ -126,6 +129,15 @@ func New(u *directives.Upstream, now func() time.Time) *Group {
 	}
 	for _, p := range g.primary.list {
 		g.primary.weight += p.Weight
+	}
+	for _, t := range []*tier{g.primary, g.backup} {
+		if t == nil {
+			continue
+		}
+		for _, p := range t.list {
+			p.index = g.peers
+			g.peers++
+		}
 	}
 	g.primary.single = len(g.primary.list) == 1 && g.backup == nil
 	g.balancer(u)
@@ -176,7 +188,7 @@ func (g *Group) tries() int {
 type Pick struct {
 	g     *Group
 	tier  *tier
-	tried map[*Peer]bool
+	tried peerSet
 	// Tries is how many more peers the request may try; Free counts
 	// them down.
 	Tries int
@@ -208,7 +220,40 @@ func (g *Group) Pick(maxTries int) *Pick {
 	if maxTries > 0 && maxTries < t {
 		t = maxTries
 	}
-	return &Pick{g: g, tier: g.primary, tried: map[*Peer]bool{}, Tries: t, ipHash: ipHashSeed}
+	pk := &Pick{g: g, tier: g.primary, Tries: t, ipHash: ipHashSeed}
+	if g.peers > 64 {
+		pk.tried.large = make([]uint64, (g.peers+63)/64)
+	}
+	return pk
+}
+
+// peerSet is a set of a group's peers, a bit per peer by its index: one
+// word for groups of up to 64 peers, so that a request allocates nothing
+// for it, else a slice of words.
+type peerSet struct {
+	small uint64
+	large []uint64
+}
+
+func (s *peerSet) has(p *Peer) bool {
+	if s.large != nil {
+		return s.large[p.index/64]&(1<<uint(p.index%64)) != 0
+	}
+	return s.small&(1<<uint(p.index)) != 0
+}
+
+func (s *peerSet) add(p *Peer) {
+	if s.large != nil {
+		s.large[p.index/64] |= 1 << uint(p.index%64)
+		return
+	}
+	s.small |= 1 << uint(p.index)
+}
+
+// reset empties the set.
+func (s *peerSet) reset() {
+	s.small = 0
+	clear(s.large)
 }
 
 // Get chooses the next peer with the group's balancing method, or
@@ -218,6 +263,15 @@ func (pk *Pick) Get() *Peer {
 	g := pk.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if pk.tier.single {
+		// Every method leaves a single server to the round robin, which
+		// takes it without looking at the clock.
+		p := pk.getSingle()
+		if p != nil {
+			p.conns++
+		}
+		return p
+	}
 	now := g.now()
 	var p *Peer
 	switch g.method {
@@ -245,22 +299,29 @@ func (pk *Pick) Get() *Peer {
 func (pk *Pick) getRoundRobin(now time.Time) *Peer {
 	g := pk.g
 	if pk.tier.single {
-		p := pk.tier.list[0]
-		if p.Down || p.full() || p.Drain && p.SID != pk.Hint {
-			return nil
-		}
-		pk.tried[p] = true
-		return p
+		return pk.getSingle()
 	}
 	if p := pk.choose(now); p != nil {
 		return p
 	}
 	if pk.tier == g.primary && g.backup != nil {
 		pk.tier = g.backup
-		pk.tried = map[*Peer]bool{}
+		pk.tried.reset()
 		return pk.choose(now)
 	}
 	return nil
+}
+
+// getSingle is the round robin of a single server (nginx's
+// peers->single): it is taken unless it is down, full or draining, and
+// failures never take it out. It runs with g.mu held.
+func (pk *Pick) getSingle() *Peer {
+	p := pk.tier.list[0]
+	if p.Down || p.full() || p.Drain && p.SID != pk.Hint {
+		return nil
+	}
+	pk.tried.add(p)
+	return p
 }
 
 // choose picks in the current tier: the peer a sticky request is bound
@@ -293,7 +354,7 @@ func (pk *Pick) usable(p *Peer, now time.Time) bool {
 // bindable is usable for the peer a sticky request is bound to, which
 // may be draining.
 func (pk *Pick) bindable(p *Peer, now time.Time) bool {
-	return !pk.tried[p] && !p.Down && !p.out(now) && !p.full()
+	return !pk.tried.has(p) && !p.Down && !p.out(now) && !p.full()
 }
 
 // take marks p as the request's pick: tried, and its fail_timeout
@@ -302,7 +363,7 @@ func (pk *Pick) take(p *Peer, now time.Time) *Peer {
 	if now.Sub(p.checked) > p.FailTimeout {
 		p.checked = now
 	}
-	pk.tried[p] = true
+	pk.tried.add(p)
 	return p
 }
 

@@ -155,3 +155,43 @@ func TestDrain(t *testing.T) {
 		t.Errorf("a single drain server refused its bound request: %s", got)
 	}
 }
+
+// TestTriedManyPeers: a request tries every peer once, also in a group of
+// more than 64 peers (its tried set no longer fits in one word), primary
+// ones first, then the backup ones.
+func TestTriedManyPeers(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	for _, n := range []int{3, 64, 65, 130} {
+		weights := make([]int, n)
+		for i := range weights {
+			weights[i] = 1
+		}
+		g := group(t, &now, weights, func(i int, s *directives.UpstreamServer) {
+			s.Addrs = []string{fmt.Sprintf("10.0.%d.%d:80", i/200, i%200+1)}
+			s.MaxFails = 0 // failures never take a peer out: only "tried" keeps it from being chosen again
+			s.Backup = i >= n-2
+		})
+		pk := g.Pick(0)
+		seen := map[string]bool{}
+		for i := range n {
+			p := pk.Get()
+			if p == nil {
+				t.Fatalf("%d peers: try %d found none", n, i+1)
+			}
+			if seen[p.Name] {
+				t.Fatalf("%d peers: %s chosen twice", n, p.Name)
+			}
+			if backup := p.index >= n-2; backup != (i >= n-2) {
+				t.Fatalf("%d peers: try %d chose %s (backup %v)", n, i+1, p.Name, backup)
+			}
+			seen[p.Name] = true
+			pk.Free(p, true)
+		}
+		if pk.Tries != 0 {
+			t.Fatalf("%d peers: %d tries left, want 0", n, pk.Tries)
+		}
+		if p := pk.Get(); p != nil {
+			t.Fatalf("%d peers: %s chosen after every peer was tried", n, p.Name)
+		}
+	}
+}
