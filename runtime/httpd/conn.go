@@ -40,6 +40,7 @@ type conn struct {
 	nc     net.Conn // the socket
 	rw     net.Conn // the socket, or the TLS connection over it
 	tls    *tls.Conn
+	direct *directWriter // writes to the socket without TLS; nil with TLS
 	br     *bufio.Reader
 	number uint64
 	start  time.Time
@@ -48,12 +49,14 @@ type conn struct {
 	requests  int       // requests read so far, this one included
 	readBytes int64     // bytes read from the connection
 	resp      *response // the response being sent, for $sent_http_*
+	req       request   // the request being served; empty between requests (see recycle)
 
 	remote, local netip.AddrPort // zero for UNIX sockets
 
-	mu     sync.Mutex
-	idle   bool
-	closed bool
+	mu       sync.Mutex
+	idle     bool
+	closed   bool
+	upstream net.Conn // the upstream connection the current request uses, if any
 }
 
 func (s *Server) newConn(l *listener, nc net.Conn) *conn {
@@ -144,12 +147,29 @@ func (c *conn) closeIfIdle() {
 	}
 }
 
-// forceClose closes the connection whatever it does.
+// forceClose closes the connection whatever it does, and the upstream
+// connection its request uses: a forced shutdown does not wait for a slow
+// upstream.
 func (c *conn) forceClose() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
 	c.nc.Close()
+	if c.upstream != nil {
+		c.upstream.Close()
+	}
+}
+
+// useUpstream records the upstream connection the current request uses
+// (nil when it is done with it), for forceClose; one the request takes
+// after the connection was forced closed is closed at once.
+func (c *conn) useUpstream(nc net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.upstream = nc
+	if c.closed && nc != nil {
+		nc.Close()
+	}
 }
 
 // serve runs the connection.
@@ -160,6 +180,9 @@ func (c *conn) serve() {
 		return
 	}
 	c.br = bufio.NewReaderSize(countReader{c}, max(int(def.largeHeader), 1024))
+	if c.tls == nil {
+		c.direct = newDirectWriter(rawConn(c.nc))
+	}
 	wait := def.headerTimeout
 	for {
 		r, ok := c.next(wait)
@@ -170,7 +193,19 @@ func (c *conn) serve() {
 			return
 		}
 		wait = r.conf.st.KeepaliveTimeout.Timeout
+		c.recycle(r)
 	}
+}
+
+// recycle empties the connection's request once it was answered. A
+// connection reads and answers one request at a time, and nothing keeps a
+// request after its response, so one request value serves them all and
+// reading a request allocates none. The header lists keep their storage,
+// emptied: an idle connection holds nothing of its last request.
+func (c *conn) recycle(r *request) {
+	clear(r.headers)
+	clear(r.upstreamHeaders)
+	*r = request{headers: r.headers[:0], upstreamHeaders: r.upstreamHeaders[:0]}
 }
 
 // handshake runs the TLS handshake; a plain HTTP request gets nginx's 497
@@ -220,9 +255,14 @@ func (c *conn) next(wait time.Duration) (*request, bool) {
 	}
 	c.requests++
 	def := c.a.defaultSrv
-	r := &request{c: c, ctx: c.ctx, start: c.s.now(), srv: def, contentLength: -1}
-	r.conf = def.own
-	c.rw.SetReadDeadline(time.Now().Add(def.headerTimeout))
+	r := &c.req // empty, see recycle
+	r.c, r.ctx, r.start, r.srv, r.conf, r.contentLength = c, c.ctx, c.s.now(), def, def.own, -1
+	if !headBuffered(c.br) {
+		// What is still to come of the head comes within
+		// client_header_timeout. (A head that came whole needs no more
+		// reading: nginx sets that timer only when it has to wait.)
+		c.rw.SetReadDeadline(time.Now().Add(def.headerTimeout))
+	}
 	perr, err := c.readHead(r)
 	if err != nil {
 		return nil, false
@@ -246,9 +286,10 @@ func (c *conn) readHead(r *request) (perr *parseError, err error) {
 	def := c.a.defaultSrv
 	start := c.consumed()
 	defer func() { r.length = c.consumed() - start }()
-	var line []byte
+	lines := headLines{br: c.br}
+	var line string
 	for len(line) == 0 {
-		if line, err = readLine(c.br); err != nil {
+		if line, err = lines.requestLine(); err != nil {
 			if errors.Is(err, errLineTooLong) {
 				return bad(414, "client sent too long URI"), nil
 			}
@@ -266,9 +307,12 @@ func (c *conn) readHead(r *request) (perr *parseError, err error) {
 	}
 	rules := headerRules{underscores: def.underscores, ignoreInvalid: def.ignoreInvalid}
 	limit := def.largeHeader * int64(def.largeHeaderNum)
-	seen := map[string]bool{}
+	var seen uniqueHeaders
+	if cap(r.headers) == 0 {
+		r.headers = make([]header, 0, 8)
+	}
 	for {
-		line, err := readLine(c.br)
+		line, err := lines.requestLine()
 		if errors.Is(err, errLineTooLong) {
 			return bad(statusHeaderTooLarge, "client sent too long header line"), nil
 		}
@@ -286,11 +330,11 @@ func (c *conn) readHead(r *request) (perr *parseError, err error) {
 			return perr, nil
 		}
 		if !keep {
-			r.logAt(c.s.log.Info()).Str("header", string(line)).Msg("client sent invalid header line")
+			r.logAt(c.s.log.Info()).Str("header", line).Msg("client sent invalid header line")
 			continue
 		}
 		r.headers = append(r.headers, h)
-		if perr := r.checkHeader(h, seen); perr != nil {
+		if perr := r.checkHeader(h, &seen); perr != nil {
 			return perr, nil
 		}
 	}
@@ -353,16 +397,24 @@ func (c *conn) respond(r *request, out outcome) bool {
 	}
 	c.resp = resp
 	defer func() { c.resp = nil }()
-	var b bytes.Buffer
+	b := getBuffer()
 	if r.version != 9 {
-		r.writeHeader(&b, resp)
+		r.writeHeader(b, resp)
 	}
 	head := int64(b.Len())
 	if !resp.headerOnly {
 		b.Write(resp.body)
 	}
-	c.rw.SetWriteDeadline(time.Now().Add(r.conf.sendTimeout))
-	n, err := c.rw.Write(b.Bytes())
+	var n int
+	var err error
+	if resp.file != nil && !resp.headerOnly {
+		// The file is copied within the same deadline.
+		c.rw.SetWriteDeadline(time.Now().Add(r.conf.sendTimeout))
+		n, err = c.rw.Write(b.Bytes())
+	} else {
+		n, err = writeTimed(c.rw, c.direct, b.Bytes(), r.conf.sendTimeout)
+	}
+	putBuffer(b)
 	r.sent, r.bodySent = int64(n), max(int64(n)-head, 0)
 	if err == nil && resp.file != nil && !resp.headerOnly {
 		var m int64
@@ -401,7 +453,10 @@ func (c *conn) respond(r *request, out outcome) bool {
 }
 
 // pending reports whether the client sent data nobody read yet, without
-// waiting: closing a socket with unread data resets the connection.
+// waiting: closing a socket with unread data resets the connection. The
+// socket is peeked at through Control, which does not look at the read
+// deadline: whichever deadline was set last, passed or not, does not
+// hide the data.
 func pending(nc net.Conn) bool {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
@@ -412,11 +467,10 @@ func pending(nc net.Conn) bool {
 		return false
 	}
 	found := false
-	raw.Read(func(fd uintptr) bool {
+	raw.Control(func(fd uintptr) {
 		var b [1]byte
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		found = err == nil && n > 0
-		return true
 	})
 	return found
 }

@@ -370,6 +370,29 @@ http {
 	}
 }
 
+// client_header_timeout runs while a head is incomplete, on a kept-alive
+// connection too, where the wait for the request had keepalive_timeout.
+func TestHeaderTimeout(t *testing.T) {
+	port := freePort(t)
+	startServer(t, t.TempDir(), fmt.Sprintf(`
+events {}
+http {
+  access_log off;
+  keepalive_timeout 1h;
+  client_header_timeout 50ms;
+  server { listen 127.0.0.1:%d; location / { return 200 "ok\n"; } }
+}`, port), Deps{})
+	c := dial(t, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+	if r := c.read(false); r.body != "ok\n" {
+		t.Fatalf("first: %s", r)
+	}
+	c.send("GET / HTTP/1.1\r\nHost: t\r\n") // no end
+	if !c.waitEOF() {
+		t.Fatal("an incomplete head outlived client_header_timeout")
+	}
+}
+
 func TestClockVariables(t *testing.T) {
 	port := freePort(t)
 	now := time.Date(2025, 11, 26, 1, 2, 3, 456e6, time.UTC)

@@ -93,6 +93,8 @@ type proxyConf struct {
 	keep       *keepaliveCache // nil without keepalive in the upstream block
 	redirects  []redirectRule  // nil with proxy_redirect off
 	hide       map[string]bool // lower-case upstream headers not passed
+	passServer bool            // proxy_pass_header Server: the upstream's replaces the server's own
+	passDate   bool            // proxy_pass_header Date: likewise
 	ignore     uint64          // proxy_ignore_headers
 	intercept  bool            // proxy_intercept_errors
 	buffering  bool            // proxy_buffering
@@ -175,6 +177,7 @@ func (b *builder) proxyFor(l *directives.Level, loc *directives.Location, st dir
 	for _, h := range listOf[string](l, "proxy_pass_header") {
 		delete(pc.hide, strings.ToLower(h))
 	}
+	pc.passServer, pc.passDate = !pc.hide["server"], !pc.hide["date"]
 	switch m := l.Get("proxy_ignore_headers").(type) {
 	case directives.SlotBitmask:
 		pc.ignore = m.Mask
@@ -278,10 +281,14 @@ func escapeURI(s string) string {
 	return b.String()
 }
 
-// proxyRequest builds the bytes sent to the upstream.
-func (r *request) proxyRequest(pc *proxyConf, uri string, body []byte) []byte {
-	var b bytes.Buffer
-	b.WriteString(r.method + " " + uri + " " + pc.version + "\r\n")
+// proxyRequest writes the bytes sent to the upstream to b.
+func (r *request) proxyRequest(b *bytes.Buffer, pc *proxyConf, uri string, body []byte) {
+	b.WriteString(r.method)
+	b.WriteByte(' ')
+	b.WriteString(uri)
+	b.WriteByte(' ')
+	b.WriteString(pc.version)
+	b.WriteString("\r\n")
 	n := int64(-1)
 	if pc.passBody && (r.contentLength >= 0 || r.chunked) {
 		n = int64(len(body))
@@ -302,21 +309,21 @@ func (r *request) proxyRequest(pc *proxyConf, uri string, body []byte) []byte {
 		if v == "" {
 			continue
 		}
-		b.WriteString(h.name + ": " + v + "\r\n")
+		writeField(b, h.name, v)
 	}
 	if pc.passHeads {
+		var buf [64]byte
 		for _, h := range r.headers {
-			if pc.setNames[strings.ToLower(h.name)] {
+			if pc.setNames[string(lowerKey(buf[:0], h.name))] {
 				continue
 			}
-			b.WriteString(h.name + ": " + h.value + "\r\n")
+			writeField(b, h.name, h.value)
 		}
 	}
 	b.WriteString("\r\n")
 	if pc.passBody {
 		b.Write(body)
 	}
-	return b.Bytes()
 }
 
 // upstreamTry is one attempt's result.
@@ -351,17 +358,22 @@ func (r *request) serveProxy() outcome {
 		return outcome{status: statusClose}
 	}
 	uri := r.proxyURI(pc)
-	raw := r.proxyRequest(pc, uri, body)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	r.proxyRequest(buf, pc, uri, body)
+	raw := buf.Bytes()
 	pk := pc.group.Pick(pc.maxTries)
 	if pc.group.hashKey != nil {
 		pk.Key = pc.group.hashKey.Eval(r)
 	}
 	pk.Client = r.c.remote.Addr().Unmap()
 	stickyID := r.stickyBegin(pc.group, pk)
-	var addrs, statuses []string
+	// $upstream_addr and $upstream_status: a value per try. Most requests
+	// take one try, which these arrays hold without allocating.
+	var addrsBuf, statusesBuf [2]string
+	addrs, statuses := addrsBuf[:0], statusesBuf[:0]
 	defer func() {
-		r.setVar("upstream_addr", strings.Join(addrs, ", "))
-		r.setVar("upstream_status", strings.Join(statuses, ", "))
+		r.setUpstreamVars(strings.Join(addrs, ", "), strings.Join(statuses, ", "))
 	}()
 	for {
 		p := pk.Get()
@@ -376,7 +388,7 @@ func (r *request) serveProxy() outcome {
 		if try.ft == 0 {
 			// proxyTry gave the peer back, or the response does once its
 			// body is relayed.
-			statuses = append(statuses, strconv.Itoa(try.status))
+			statuses = append(statuses, statusCode(try.status))
 			r.stickyDone(pc.group, stickyID, p, try.resp)
 			if try.intercepted {
 				return outcome{status: try.status}
@@ -399,9 +411,9 @@ func (r *request) serveProxy() outcome {
 			status = 429
 		}
 		if try.status != 0 {
-			statuses = append(statuses, strconv.Itoa(try.status))
+			statuses = append(statuses, statusCode(try.status))
 		} else {
-			statuses = append(statuses, strconv.Itoa(status))
+			statuses = append(statuses, statusCode(status))
 		}
 		upstreamURL := pc.schema + p.Name + uri
 		if try.err != nil {
@@ -432,20 +444,31 @@ func (r *request) serveProxy() outcome {
 // body has been relayed; on failures the caller does it.
 func (r *request) proxyTry(pc *proxyConf, pk *upstream.Pick, p *upstream.Peer, raw []byte, uri string) upstreamTry {
 	try := upstreamTry{phase: "connecting to"}
-	uc, err := r.upstreamConnect(pc, p)
-	if err != nil {
-		return failure(try, err, "connect() failed")
-	}
-	try.cached = uc.cached
-	try.phase = "sending request to"
-	try.sent = true // as nginx's request_sent, from the first byte
-	uc.nc.SetWriteDeadline(time.Now().Add(pc.send))
-	if _, err := uc.nc.Write(raw); err != nil {
-		uc.close()
-		return failure(try, err, "writev() failed")
+	var uc *upstreamConn
+	for {
+		var err error
+		if uc, err = r.upstreamConnect(pc, p); err != nil {
+			return failure(try, err, "connect() failed")
+		}
+		stale, err := uc.send(raw, pc.send)
+		if stale {
+			// The upstream closed the cached connection while it was idle:
+			// it goes, nothing was sent, the next one is taken.
+			uc.close()
+			continue
+		}
+		try.cached = uc.cached
+		try.phase = "sending request to"
+		try.sent = true // as nginx's request_sent, from the first byte
+		if err != nil {
+			uc.close()
+			return failure(try, err, "writev() failed")
+		}
+		break
 	}
 	try.phase = "reading response header from"
-	h, err := r.readUpstreamHead(pc, uc.br)
+	var h upstreamHead
+	err := r.readUpstreamHead(pc, uc.br, &h)
 	if err != nil {
 		uc.close()
 		var he upstreamHeaderError
@@ -477,10 +500,9 @@ func (r *request) proxyTry(pc *proxyConf, pk *upstream.Pick, p *upstream.Peer, r
 		try.peerFailed = sf.ft != ftHTTP403 && sf.ft != ftHTTP404
 		break
 	}
-	b := r.newUpstreamBody(pc, uc, h, pc.schema+p.Name+uri)
+	b := r.newUpstreamBody(pc, uc, &h, p.Name, uri)
 	b.keep = b.keep && !try.peerFailed
-	failed := try.peerFailed
-	b.release = func() { pk.Free(p, failed) }
+	b.pick, b.peer, b.peerFailed = pk, p, try.peerFailed
 	if h.status >= 300 && pc.intercept && r.hasErrorPage(h.status) {
 		// The body is not read: only a response without one leaves the
 		// connection reusable.
@@ -489,7 +511,7 @@ func (r *request) proxyTry(pc *proxyConf, pk *upstream.Pick, p *upstream.Peer, r
 		try.intercepted = true
 		return try
 	}
-	try.resp = b.relay(h)
+	try.resp = b.relay(&h)
 	return try
 }
 
@@ -559,48 +581,52 @@ type upstreamHead struct {
 // none. The others are kept in order. Location and Last-Modified stay
 // where they are: nginx makes a relative Location absolute only when
 // proxy_redirect rewrote it.
-func (r *request) readUpstreamHead(pc *proxyConf, br *bufio.Reader) (*upstreamHead, error) {
-	line, err := br.ReadString('\n')
+func (r *request) readUpstreamHead(pc *proxyConf, br *bufio.Reader, h *upstreamHead) error {
+	lines := headLines{br: br}
+	line, err := lines.responseLine()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	line = strings.TrimRight(line, "\r\n")
 	if !strings.HasPrefix(line, "HTTP/") || len(line) < 12 {
-		return nil, upstreamHeaderError("upstream sent no valid HTTP/1.0 header")
+		return upstreamHeaderError("upstream sent no valid HTTP/1.0 header")
 	}
 	status, err := strconv.Atoi(line[9:12])
 	if err != nil || status < 100 {
-		return nil, upstreamHeaderError("upstream sent no valid HTTP/1.0 header")
+		return upstreamHeaderError("upstream sent no valid HTTP/1.0 header")
 	}
-	h := &upstreamHead{resp: newResponse(status), status: status, length: -1,
+	*h = upstreamHead{resp: newResponse(status), status: status, length: -1,
 		closing: line[:8] < "HTTP/1.1"}
 	resp := h.resp
 	resp.statusLine = line[len("HTTP/1.x "):]
-	resp.noServer, resp.noDate = !pc.hide["server"], !pc.hide["date"]
-	r.upstreamHeaders = nil
+	resp.noServer, resp.noDate = pc.passServer, pc.passDate
+	clear(r.upstreamHeaders) // a previous try's
+	r.upstreamHeaders = r.upstreamHeaders[:0]
+	if cap(r.upstreamHeaders) == 0 {
+		r.upstreamHeaders = make([]header, 0, 8)
+	}
+	var buf [64]byte
 	for {
-		hl, err := br.ReadString('\n')
+		hl, err := lines.responseLine()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		hl = strings.TrimRight(hl, "\r\n")
 		if hl == "" {
 			break
 		}
 		name, value, ok := strings.Cut(hl, ":")
 		if !ok {
-			return nil, upstreamHeaderError("upstream sent invalid header")
+			return upstreamHeaderError("upstream sent invalid header")
 		}
 		value = strings.TrimSpace(value)
 		r.upstreamHeaders = append(r.upstreamHeaders, header{name: name, value: value})
-		lower := strings.ToLower(name)
+		lower := lowerKey(buf[:0], name)
 		if err := h.process(pc, lower, value); err != nil {
-			return nil, err
+			return err
 		}
-		if pc.hide[lower] {
+		if pc.hide[string(lower)] {
 			continue
 		}
-		switch lower {
+		switch string(lower) {
 		case "content-type":
 			resp.contentType = value
 		case "content-length", "transfer-encoding", "connection", "keep-alive":
@@ -622,12 +648,32 @@ func (r *request) readUpstreamHead(pc *proxyConf, br *bufio.Reader) (*upstreamHe
 	if h.chunked {
 		h.length = -1
 	}
-	return h, nil
+	return nil
+}
+
+// readHeadLine reads one line of an upstream response head as a string
+// of its own, without the CRs and LFs that end it; the header's name and
+// value are cut from it. A line longer than the reader's buffer is
+// collected whole.
+func readHeadLine(br *bufio.Reader) (string, error) {
+	line, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		long := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull {
+			line, err = br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
+	if err != nil {
+		return "", err
+	}
+	return string(trimEOL(line)), nil
 }
 
 // process looks at one header before it is passed or hidden.
-func (h *upstreamHead) process(pc *proxyConf, lower, value string) error {
-	switch lower {
+func (h *upstreamHead) process(pc *proxyConf, lower []byte, value string) error {
+	switch string(lower) {
 	case "content-length":
 		n, err := strconv.ParseInt(value, 10, 64)
 		if err != nil || n < 0 {

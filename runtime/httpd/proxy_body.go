@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/zonesync/zonesync/runtime/upstream"
 )
 
 // Upstream response bodies, as ngx_http_proxy_module's input filters and
@@ -46,10 +48,12 @@ const (
 
 // upstreamBody is the body of one upstream response while it is relayed.
 type upstreamBody struct {
-	r   *request
-	pc  *proxyConf
-	uc  *upstreamConn
-	url string // the upstream as the error log names it
+	r  *request
+	pc *proxyConf
+	uc *upstreamConn
+	// The upstream as the error log names it: the scheme, the peer's
+	// name and the URI.
+	peerName, uri string
 
 	kind bodyKind
 	left int64     // bodyLength: bytes still to read
@@ -61,14 +65,18 @@ type upstreamBody struct {
 	err        error  // the upstream failed; logged when it happened
 	chunked    bool   // the client gets it chunked
 	clientGone bool   // writing to the client failed
-	release    func() // hands the peer back to the balancer
+	// The peer, given back to the balancer (pick.Free) when the body is
+	// done, with peerFailed as its failure.
+	pick       *upstream.Pick
+	peer       *upstream.Peer
+	peerFailed bool
 }
 
 // newUpstreamBody prepares the reading of a response's body.
-func (r *request) newUpstreamBody(pc *proxyConf, uc *upstreamConn, h *upstreamHead, url string) *upstreamBody {
+func (r *request) newUpstreamBody(pc *proxyConf, uc *upstreamConn, h *upstreamHead, peerName, uri string) *upstreamBody {
 	// A 1xx answer (101 switches protocols) never leaves the connection
 	// reusable.
-	b := &upstreamBody{r: r, pc: pc, uc: uc, url: url, keep: !h.closing && h.status >= 200}
+	b := &upstreamBody{r: r, pc: pc, uc: uc, peerName: peerName, uri: uri, keep: !h.closing && h.status >= 200}
 	switch {
 	case r.method == "HEAD" || h.status == 204 || h.status == 304 || h.status < 200:
 		b.kind = bodyNone
@@ -230,7 +238,7 @@ func (b *upstreamBody) fail(err error) error {
 		b.err = errInvalidChunked
 		msg = errInvalidChunked.Error()
 	}
-	b.r.logError().Str("upstream", b.url).Msg(msg + " while reading upstream")
+	b.r.logError().Str("upstream", b.pc.schema+b.peerName+b.uri).Msg(msg + " while reading upstream")
 	return b.err
 }
 
@@ -292,8 +300,8 @@ func (b *upstreamBody) Close() {
 		b.pc.release(b.uc, b.done && b.keep && !b.clientGone)
 		b.uc = nil
 	}
-	if b.release != nil {
-		b.release()
-		b.release = nil
+	if b.peer != nil {
+		b.pick.Free(b.peer, b.peerFailed)
+		b.peer = nil
 	}
 }

@@ -2,10 +2,12 @@ package httpd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -790,5 +792,42 @@ func TestProxyStreamForcedShutdown(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the forced shutdown waits for the upstream")
+	}
+}
+
+// TERM while a request waits for a slow upstream: the upstream connection
+// closes with the client's, so that Shutdown does not wait for
+// proxy_read_timeout.
+func TestImmediateShutdownSlowUpstream(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	be := startKABackend(t, "slow")
+	be.serve = func(kaRequest, io.Writer) bool {
+		entered <- struct{}{}
+		<-release
+		return true
+	}
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	up := fmt.Sprintf("upstream be { server %s; keepalive 2; }\n", be.addr())
+	rn, addr := proxyServerWith(t, up, "location / { "+kaUpstream+" proxy_read_timeout 1h; proxy_pass http://be; }")
+	c := dial(t, "tcp", addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	wait(t, entered, "the request to reach the backend")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- rn.s.Shutdown(ctx) }()
+	select {
+	case err := <-shut:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		unblock() // the request ends, and so does the test
+		t.Fatal("Shutdown waits for the upstream")
+	}
+	if r := c.read(false); !r.none {
+		t.Errorf("answer after an immediate shutdown: %s", r)
 	}
 }

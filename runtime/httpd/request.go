@@ -2,12 +2,12 @@ package httpd
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zonesync/zonesync/runtime/httpd/script"
 )
@@ -78,6 +78,8 @@ type request struct {
 	expectTested bool        // "100 Continue" was sent or is not due
 
 	upstreamHeaders []header // the last upstream response's, for $upstream_http_* and $upstream_cookie_*
+	upstreamAddr    string   // $upstream_addr
+	upstreamStatus  string   // $upstream_status
 
 	bodyDone bool   // the body was read or discarded
 	body     []byte // the body, when read
@@ -115,8 +117,8 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 }
 
 // parseRequestLine reads "METHOD URI [HTTP/x.y]".
-func (r *request) parseRequestLine(line []byte, mergeSlashes bool) *parseError {
-	r.line = string(line)
+func (r *request) parseRequestLine(line string, mergeSlashes bool) *parseError {
+	r.line = line
 	s := r.line
 	i := 0
 	for i < len(s) && s[i] != ' ' {
@@ -400,19 +402,16 @@ type headerRules struct {
 }
 
 // parseHeader reads one header line; keep is false for a line nginx
-// ignores (an invalid name with ignore_invalid_headers on).
-func parseHeader(line []byte, rules headerRules) (h header, keep bool, err *parseError) {
-	name := line
-	var value []byte
-	if i := bytes.IndexByte(line, ':'); i >= 0 {
-		name, value = line[:i], line[i+1:]
-	}
+// ignores (an invalid name with ignore_invalid_headers on). The name and
+// the value are cut from line.
+func parseHeader(line string, rules headerRules) (h header, keep bool, err *parseError) {
+	name, value, _ := strings.Cut(line, ":")
 	if len(name) == 0 {
 		return h, false, bad(400, "client sent invalid header line")
 	}
 	valid := true
-	for _, c := range name {
-		switch {
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
 		case c <= 0x20 || c == 0x7f:
 			return h, false, bad(400, "client sent invalid header line")
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-':
@@ -422,12 +421,10 @@ func parseHeader(line []byte, rules headerRules) (h header, keep bool, err *pars
 			valid = false
 		}
 	}
-	for _, c := range value {
-		if c == 0 {
-			return h, false, bad(400, "client sent invalid header line")
-		}
+	if strings.IndexByte(value, 0) >= 0 {
+		return h, false, bad(400, "client sent invalid header line")
 	}
-	h = header{name: string(name), value: string(bytes.Trim(value, " \t"))}
+	h = header{name: name, value: strings.Trim(value, " \t")}
 	return h, valid || !rules.ignoreInvalid, nil
 }
 
@@ -470,6 +467,25 @@ func validateHost(h string) (string, bool) {
 	return strings.ToLower(h[:end]), true
 }
 
+// lowerKey appends name in lower case to buf, as strings.ToLower writes
+// it, for map lookups: m[string(lowerKey(buf[:0], name))] allocates
+// nothing when buf is large enough.
+func lowerKey(buf []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			return append(buf, strings.ToLower(name)...)
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf = append(buf, c)
+	}
+	return buf
+}
+
 // headerValue returns the first header of a name (case-insensitive).
 func (r *request) headerValue(name string) (string, bool) {
 	for _, h := range r.headers {
@@ -480,19 +496,38 @@ func (r *request) headerValue(name string) (string, bool) {
 	return "", false
 }
 
+// uniqueHeaders are the headers checkHeader has seen, of those a request
+// may have only once.
+type uniqueHeaders uint8
+
+const (
+	seenHost uniqueHeaders = 1 << iota
+	seenContentLength
+	seenTransferEncoding
+)
+
 // checkHeader makes the checks nginx's header handlers make as each
 // header is read: a valid and single Host, single Content-Length and
 // Transfer-Encoding headers.
-func (r *request) checkHeader(h header, seen map[string]bool) *parseError {
-	name := strings.ToLower(h.name)
-	switch name {
-	case "host", "content-length", "transfer-encoding":
-		if seen[name] {
+func (r *request) checkHeader(h header, seen *uniqueHeaders) *parseError {
+	var buf [64]byte
+	name := lowerKey(buf[:0], h.name)
+	var once uniqueHeaders
+	switch string(name) {
+	case "host":
+		once = seenHost
+	case "content-length":
+		once = seenContentLength
+	case "transfer-encoding":
+		once = seenTransferEncoding
+	}
+	if once != 0 {
+		if *seen&once != 0 {
 			return bad(400, `client sent duplicate header line: "`+h.name+`: `+h.value+`"`)
 		}
-		seen[name] = true
+		*seen |= once
 	}
-	if name == "host" {
+	if once == seenHost {
 		host, ok := validateHost(h.value)
 		if !ok {
 			return bad(400, "client sent invalid host header")
@@ -511,8 +546,9 @@ func (r *request) processHeaders() *parseError {
 	var seenLength, seenTE bool
 	var te string
 	r.contentLength = -1
+	var buf [64]byte
 	for _, h := range r.headers {
-		switch strings.ToLower(h.name) {
+		switch string(lowerKey(buf[:0], h.name)) {
 		case "content-length":
 			seenLength = true
 			n, err := strconv.ParseInt(h.value, 10, 64)

@@ -37,6 +37,23 @@ var statusText = map[int]string{
 	507: "Insufficient Storage",
 }
 
+// statusCodes are the codes up to 599 as text, for $upstream_status
+// and the status line (no allocation per response).
+var statusCodes = func() (t [600]string) {
+	for c := 100; c < len(t); c++ {
+		t[c] = strconv.Itoa(c)
+	}
+	return t
+}()
+
+// statusCode is a status code as text.
+func statusCode(c int) string {
+	if c >= 100 && c < len(statusCodes) {
+		return statusCodes[c]
+	}
+	return strconv.Itoa(c)
+}
+
 // errorPage is one of nginx's built-in pages: the title, the heading and
 // an optional line under it.
 type errorPage struct{ title, h1, extra string }
@@ -203,7 +220,9 @@ func (r *request) applyAddHeaders(resp *response) {
 	}
 }
 
-// writeHeader renders the status line and headers.
+// writeHeader renders the status line and headers. Each piece is written
+// to b as it is, without building strings first: this runs for every
+// response.
 func (r *request) writeHeader(b *bytes.Buffer, resp *response) {
 	if resp.status == 204 {
 		resp.headerOnly = true
@@ -218,7 +237,7 @@ func (r *request) writeHeader(b *bytes.Buffer, resp *response) {
 	if resp.statusLine != "" {
 		b.WriteString(resp.statusLine)
 	} else {
-		b.WriteString(strconv.Itoa(resp.status))
+		b.WriteString(statusCode(resp.status))
 		b.WriteByte(' ')
 		b.WriteString(statusText[resp.status])
 	}
@@ -227,21 +246,23 @@ func (r *request) writeHeader(b *bytes.Buffer, resp *response) {
 		b.WriteString("Server: " + ServerToken + "\r\n")
 	}
 	if !resp.noDate {
-		b.WriteString("Date: " + r.c.s.now().UTC().Format(http.TimeFormat) + "\r\n")
+		writeField(b, "Date", r.c.s.httpDate(r.c.s.now()))
 	}
 	if resp.contentType != "" {
-		b.WriteString("Content-Type: " + resp.contentType + "\r\n")
+		writeField(b, "Content-Type", resp.contentType)
 	}
 	if resp.length >= 0 {
-		b.WriteString("Content-Length: " + strconv.FormatInt(resp.length, 10) + "\r\n")
+		b.WriteString("Content-Length: ")
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), resp.length, 10))
+		b.WriteString("\r\n")
 	}
 	if !resp.lastModified.IsZero() {
-		b.WriteString("Last-Modified: " + resp.lastModified.UTC().Format(http.TimeFormat) + "\r\n")
+		writeField(b, "Last-Modified", resp.lastModified.UTC().Format(http.TimeFormat))
 	}
 	skip := -1
 	if resp.locIndex >= 0 && strings.HasPrefix(resp.location, "/") && r.conf.absoluteRedirect {
 		skip = resp.locIndex
-		b.WriteString("Location: " + r.absoluteLocation(resp.location) + "\r\n")
+		writeField(b, "Location", r.absoluteLocation(resp.location))
 	}
 	if resp.chunked {
 		b.WriteString("Transfer-Encoding: chunked\r\n")
@@ -249,7 +270,9 @@ func (r *request) writeHeader(b *bytes.Buffer, resp *response) {
 	if r.keepalive {
 		b.WriteString("Connection: keep-alive\r\n")
 		if t := r.conf.st.KeepaliveTimeout.Header; t > 0 {
-			b.WriteString("Keep-Alive: timeout=" + strconv.FormatInt(int64(t/time.Second), 10) + "\r\n")
+			b.WriteString("Keep-Alive: timeout=")
+			b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(t/time.Second), 10))
+			b.WriteString("\r\n")
 		}
 	} else {
 		b.WriteString("Connection: close\r\n")
@@ -258,9 +281,36 @@ func (r *request) writeHeader(b *bytes.Buffer, resp *response) {
 		if i == skip {
 			continue
 		}
-		b.WriteString(h.name + ": " + h.value + "\r\n")
+		writeField(b, h.name, h.value)
 	}
 	b.WriteString("\r\n")
+}
+
+// writeField writes one "Name: value" line.
+func writeField(b *bytes.Buffer, name, value string) {
+	b.WriteString(name)
+	b.WriteString(": ")
+	b.WriteString(value)
+	b.WriteString("\r\n")
+}
+
+// httpDate is the Date header's value at t. As nginx formats it once a
+// second (ngx_cached_http_time), the text is kept for the second it
+// names; connections share it.
+func (s *Server) httpDate(t time.Time) string {
+	sec := t.Unix()
+	if d := s.date.Load(); d != nil && d.sec == sec {
+		return d.text
+	}
+	d := &cachedDate{sec: sec, text: t.UTC().Format(http.TimeFormat)}
+	s.date.Store(d)
+	return d.text
+}
+
+// cachedDate is a Date header's value and the second it names.
+type cachedDate struct {
+	sec  int64
+	text string
 }
 
 // absoluteLocation makes a relative redirect absolute as the header

@@ -75,6 +75,7 @@ type Server struct {
 	closing   atomic.Bool
 	stop      chan struct{}
 	connSeq   atomic.Uint64
+	date      atomic.Pointer[cachedDate] // the Date header of the current second
 	wg        sync.WaitGroup
 }
 
@@ -278,12 +279,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	s.cancel()
+	// The connections close before the requests' context ends, so that
+	// no handler that returns on it gets an answer out.
 	s.mu.Lock()
 	for c := range s.conns {
 		c.forceClose()
 	}
 	s.mu.Unlock()
+	s.cancel()
 	<-done
 	return fmt.Errorf("httpd: shutdown forced: %w", ctx.Err())
 }

@@ -2,9 +2,9 @@ package httpd
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -34,9 +34,10 @@ import (
 //
 // nginx closes idle connections as soon as their timeout fires or the
 // upstream closes them; here they are checked when the cache is next
-// used (a non-blocking peek at the socket, and how long they were idle
-// by the server's clock, Deps.Now), which makes the same choice of
-// connection, and all are closed when the server shuts down.
+// used (how long they were idle by the server's clock, Deps.Now) and when
+// a request is about to be sent on one (a non-blocking peek at the
+// socket, see send), which makes the same choice of connection, and all
+// are closed when the server shuts down.
 
 // keepaliveCache is the idle connections of one upstream group.
 type keepaliveCache struct {
@@ -93,26 +94,30 @@ type upstreamConn struct {
 	nc        net.Conn
 	br        *bufio.Reader
 	rd        *timedReader
-	key       string    // the peer's network and address
+	ex        *exchange // nil when nc is not a socket
+	network   string    // the peer's network and address
+	addr      string
 	requests  int       // requests sent on it, the current one included
 	start     time.Time // when it was opened (the server's clock)
 	idleSince time.Time // when it was cached (the server's clock)
 	cached    bool      // it came from the cache for the current request
-	// unwatch stops closing the connection when the request's context
-	// ends (a forced shutdown must not wait for a slow upstream).
-	unwatch func() bool
+	// user is the client connection whose request uses it, which closes
+	// it too when a forced shutdown closes that connection (see
+	// conn.useUpstream); nil while it is idle.
+	user *conn
 }
 
 // close closes the connection.
 func (uc *upstreamConn) close() {
-	uc.stopWatch()
+	uc.unuse()
 	uc.nc.Close()
 }
 
-func (uc *upstreamConn) stopWatch() {
-	if uc.unwatch != nil {
-		uc.unwatch()
-		uc.unwatch = nil
+// unuse ends the current request's use of the connection.
+func (uc *upstreamConn) unuse() {
+	if uc.user != nil {
+		uc.user.useUpstream(nil)
+		uc.user = nil
 	}
 }
 
@@ -121,33 +126,46 @@ func (uc *upstreamConn) stopWatch() {
 type timedReader struct {
 	nc      net.Conn
 	timeout time.Duration
+	// armed: send has just set the deadline for the first read of the
+	// answer, and waited for it to be readable; expired: that wait timed
+	// out, which the first read reports.
+	armed   bool
+	expired error
 }
 
 func (t *timedReader) Read(p []byte) (int, error) {
-	t.nc.SetReadDeadline(time.Now().Add(t.timeout))
+	switch {
+	case t.expired != nil:
+		err := t.expired
+		t.armed, t.expired = false, nil
+		return 0, err
+	case t.armed:
+		t.armed = false
+	default:
+		t.nc.SetReadDeadline(time.Now().Add(t.timeout))
+	}
 	return t.nc.Read(p)
 }
-
-func peerKey(p *upstream.Peer) string { return p.Network + " " + p.Addr }
 
 // upstreamConnect returns a connection to p: an idle one from the cache of
 // the group, or a new one.
 func (r *request) upstreamConnect(pc *proxyConf, p *upstream.Peer) (*upstreamConn, error) {
-	uc := pc.keep.get(peerKey(p))
+	uc := pc.keep.get(p)
 	if uc == nil {
 		d := net.Dialer{Timeout: pc.connect}
 		nc, err := d.DialContext(r.ctx, p.Network, p.Addr)
 		if err != nil {
 			return nil, err
 		}
-		uc = &upstreamConn{nc: nc, key: peerKey(p), start: r.c.s.now()}
+		uc = &upstreamConn{nc: nc, network: p.Network, addr: p.Addr, start: r.c.s.now()}
 		uc.rd = &timedReader{nc: nc}
 		uc.br = bufio.NewReader(uc.rd)
+		uc.ex = newExchange(rawConn(nc))
 	}
 	uc.rd.timeout = pc.read
 	uc.requests++
-	nc := uc.nc
-	uc.unwatch = context.AfterFunc(r.ctx, func() { nc.Close() })
+	uc.user = r.c
+	r.c.useUpstream(uc.nc)
 	return uc, nil
 }
 
@@ -158,16 +176,17 @@ func (pc *proxyConf) release(uc *upstreamConn, reusable bool) {
 	if uc == nil {
 		return
 	}
-	uc.stopWatch()
+	uc.unuse()
 	if reusable && uc.br.Buffered() == 0 && pc.keep.put(uc) {
 		return
 	}
 	uc.nc.Close()
 }
 
-// get takes the most recently cached usable connection to key, closing
-// the idle ones found broken or too old on the way.
-func (k *keepaliveCache) get(key string) *upstreamConn {
+// get takes the most recently cached connection to p's address, closing
+// the idle ones found too old on the way. (One the upstream closed is
+// found when the request is sent, see send.)
+func (k *keepaliveCache) get(p *upstream.Peer) *upstreamConn {
 	if k == nil {
 		return nil
 	}
@@ -180,11 +199,7 @@ func (k *keepaliveCache) get(key string) *upstreamConn {
 		switch {
 		case now.Sub(uc.idleSince) > k.timeout:
 			uc.nc.Close()
-		case found == nil && uc.key == key:
-			if idleBroken(uc.nc) {
-				uc.nc.Close()
-				continue
-			}
+		case found == nil && uc.network == p.Network && uc.addr == p.Addr:
 			found = uc
 		default:
 			kept = append(kept, uc)
@@ -201,7 +216,11 @@ func (k *keepaliveCache) get(key string) *upstreamConn {
 // put caches a connection after a request; false when it must be closed
 // instead (too many requests, too old, the server is shutting down).
 func (k *keepaliveCache) put(uc *upstreamConn) bool {
-	if k == nil || uc.requests >= k.requests || k.s.now().Sub(uc.start) > k.lifetime || k.s.isClosing() {
+	if k == nil {
+		return false
+	}
+	now := k.s.now()
+	if uc.requests >= k.requests || now.Sub(uc.start) > k.lifetime || k.s.isClosing() {
 		return false
 	}
 	k.mu.Lock()
@@ -225,8 +244,10 @@ func (k *keepaliveCache) put(uc *upstreamConn) bool {
 		last.nc.Close()
 		k.idle = k.idle[:len(k.idle)-1]
 	}
-	uc.nc.SetDeadline(time.Time{})
-	uc.idleSince = k.s.now()
+	// The deadlines of the last request stay: nothing reads or writes
+	// an idle connection, and the next request sets its own before it
+	// waits for it.
+	uc.idleSince = now
 	uc.cached = false
 	k.idle = append(k.idle, nil)
 	copy(k.idle[1:], k.idle)
@@ -245,24 +266,116 @@ func (k *keepaliveCache) closeAll() {
 	k.idle = nil
 }
 
-// idleBroken reports whether an idle connection is unusable: the upstream
-// closed it, reset it, or sent something nobody asked for. The socket is
-// peeked at without waiting.
-func idleBroken(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false
+// send writes a request on the connection and waits until the answer can
+// be read, as nginx does: it writes, and reads on the read event. A plain
+// read tries the socket first and waits only when it is empty, which it
+// always is right after the request was written: one system call more per
+// request. send waits in the poller first (RawConn.Read with a function
+// that declines its first call). The poller forgets what it knew of the
+// socket when that wait starts, so what came before is looked at from
+// inside it, before anything is written: a cached connection on which
+// something came while it was idle (the upstream closed it, reset it or
+// sent what nobody asked for) is stale, and nothing is sent on it; a new
+// one is not waited on. Whatever comes after the request wakes the wait.
+//
+// proxy_read_timeout starts with the wait, as nginx's read timer starts
+// when the request is sent; the first read of the answer is not given a
+// new deadline, and reports the wait's timeout. A request the socket does
+// not take at once is written the usual way (writeTimed) and read the
+// usual way. err is a failure to write.
+func (uc *upstreamConn) send(req []byte, timeout time.Duration) (stale bool, err error) {
+	x := uc.ex
+	if x == nil || len(req) == 0 {
+		_, err := writeTimed(uc.nc, nil, req, timeout)
+		return false, err
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return true
+	uc.nc.SetReadDeadline(time.Now().Add(uc.rd.timeout))
+	x.req, x.cached, x.started, x.stale, x.ready, x.n, x.err = req, uc.cached, false, false, false, 0, nil
+	werr := x.raw.Read(x.step)
+	n, ready, sent, stale, serr := x.n, x.ready, x.started, x.stale, x.err
+	x.req, x.err = nil, nil
+	switch {
+	case !sent:
+		// The connection was closed (a forced shutdown): the usual write
+		// reports it.
+	case stale:
+		return true, nil
+	case serr != nil:
+		return false, &net.OpError{Op: "write", Net: uc.nc.LocalAddr().Network(), Source: uc.nc.LocalAddr(),
+			Addr: uc.nc.RemoteAddr(), Err: os.NewSyscallError("write", serr)}
+	case n == len(req) && !ready:
+		// Waited for the answer.
+		switch {
+		case werr == nil:
+			uc.rd.armed = true
+		case errors.Is(werr, os.ErrDeadlineExceeded):
+			uc.rd.expired = werr
+		}
+		return false, nil
+	case n == len(req):
+		// Something to read already (a new connection's upstream spoke
+		// first): it is read as it is.
+		return false, nil
 	}
-	broken := true
-	err = raw.Read(func(fd uintptr) bool {
+	_, err = writeTimed(uc.nc, nil, req[n:], timeout)
+	return false, err
+}
+
+// exchange is what send's wait needs, made once per connection so that a
+// request allocates nothing for it.
+type exchange struct {
+	raw  syscall.RawConn
+	step func(fd uintptr) bool // what the wait runs: see send
+
+	req     []byte
+	cached  bool  // the connection was idle in the cache: look for what came meanwhile
+	started bool  // step ran once: the request was looked at and written
+	stale   bool  // the cached connection is unusable
+	ready   bool  // something was there before the request was written
+	n       int   // what was written
+	err     error // why nothing was written (but a full socket or an interrupted call)
+}
+
+// newExchange returns the exchange of a socket (see rawConn); nil without
+// one.
+func newExchange(raw syscall.RawConn) *exchange {
+	if raw == nil {
+		return nil
+	}
+	x := &exchange{raw: raw}
+	x.step = func(fd uintptr) bool {
+		if x.started {
+			return true // readable, or woken for nothing: the reads that follow wait again
+		}
+		x.started = true
 		var b [1]byte
 		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		broken = !errors.Is(err, syscall.EAGAIN)
-		return true
-	})
-	return broken || err != nil
+		errno, _ := err.(syscall.Errno) // 0 without an error
+		switch {
+		case errno == syscall.EAGAIN:
+			// Nothing came: the request goes.
+		case x.cached:
+			x.stale = true
+			return true
+		case errno != 0 && errno != syscall.EINTR:
+			// A new connection the upstream reset: the error the write
+			// would have reported (the peek took it from the socket).
+			x.err = errno
+			return true
+		default:
+			x.ready = true // data, or the end of the connection
+		}
+		n, err := syscall.Write(int(fd), x.req)
+		errno, _ = err.(syscall.Errno)
+		switch {
+		case n > 0:
+			x.n = n
+		case errno != 0 && errno != syscall.EAGAIN && errno != syscall.EINTR:
+			x.err = errno
+		}
+		// Wait for the answer only when all was written and nothing is
+		// there yet.
+		return x.ready || x.n < len(x.req) || x.err != nil
+	}
+	return x
 }

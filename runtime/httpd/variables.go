@@ -82,6 +82,8 @@ var builtins = map[string]func(r *request) string{
 	"ssl_server_name":     func(r *request) string { return r.c.tlsInfo(tlsServerName) },
 	"ssl_session_reused":  func(r *request) string { return r.c.tlsInfo(tlsReused) },
 	"ssl_alpn_protocol":   func(r *request) string { return r.c.tlsInfo(tlsALPN) },
+	"upstream_addr":       func(r *request) string { return r.upstreamAddr },
+	"upstream_status":     func(r *request) string { return r.upstreamStatus },
 }
 
 // prefixVars are the variable families: $http_NAME and the like.
@@ -136,6 +138,16 @@ func (r *request) setVar(name, v string) {
 		r.vars = map[string]string{}
 	}
 	r.vars[name] = v
+}
+
+// setUpstreamVars records $upstream_addr and $upstream_status once a
+// proxied request is done with its upstreams. They replace a value a
+// regex's named capture may have given the same names earlier, as a
+// later set does.
+func (r *request) setUpstreamVars(addrs, statuses string) {
+	r.upstreamAddr, r.upstreamStatus = addrs, statuses
+	delete(r.vars, "upstream_addr")
+	delete(r.vars, "upstream_status")
 }
 
 // userVar computes a map or keyval variable (a set-only variable that was
