@@ -1,12 +1,10 @@
 package httpd
 
 import (
-	"fmt"
-	"os"
 	"strings"
-	"sync"
 
 	"github.com/zonesync/zonesync/directives"
+	"github.com/zonesync/zonesync/runtime/accesslog"
 	"github.com/zonesync/zonesync/runtime/httpd/script"
 )
 
@@ -19,31 +17,21 @@ import (
 // and gzip are accepted and ignored; syslog: and paths with variables are
 // not written (New warns).
 
-type logFormat struct {
-	value  script.Value
-	escape string
-}
-
-type logFile struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
 type accessLogs struct {
-	formats map[string]*logFormat
-	files   map[string]*logFile
-	once    sync.Once
+	formats map[string]*accesslog.Format
+	files   map[string]*accesslog.File // by the path as written
+	open    accesslog.Files
 }
 
 // openAccessLogs compiles the formats and opens every log file the
 // configuration names, as nginx opens them when it starts.
 func (s *Server) openAccessLogs(http *directives.Level) (*accessLogs, error) {
-	a := &accessLogs{formats: map[string]*logFormat{
-		"combined": {value: script.Compile(`$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`), escape: "default"},
-	}, files: map[string]*logFile{}}
+	a := &accessLogs{formats: map[string]*accesslog.Format{
+		"combined": {Value: script.Compile(`$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`), Escape: "default"},
+	}, files: map[string]*accesslog.File{}}
 	for _, v := range http.Own("log_format") {
 		if f, ok := v.V.(directives.LogFormat); ok {
-			a.formats[f.Name] = &logFormat{value: script.Compile(f.Format), escape: f.Escape}
+			a.formats[f.Name] = &accesslog.Format{Value: script.Compile(f.Format), Escape: f.Escape}
 		}
 	}
 	var failed error
@@ -53,7 +41,7 @@ func (s *Server) openAccessLogs(http *directives.Level) (*accessLogs, error) {
 				if failed != nil || l.Off || a.files[l.Path] != nil {
 					continue
 				}
-				if strings.HasPrefix(l.Path, "syslog:") || strings.Contains(l.Path, "$") {
+				if accesslog.Unwritable(l.Path) {
 					s.log.Warn().Str("access_log", l.Path).Msg("access logs to syslog or with variables are not written")
 					continue
 				}
@@ -61,12 +49,12 @@ func (s *Server) openAccessLogs(http *directives.Level) (*accessLogs, error) {
 				if !strings.HasPrefix(path, "/") {
 					path = s.prefix + path
 				}
-				f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+				f, err := a.open.Open(path)
 				if err != nil {
-					failed = fmt.Errorf(`open() "%s" failed (%s)`, path, errnoText(err))
+					failed = err
 					continue
 				}
-				a.files[l.Path] = &logFile{f: f}
+				a.files[l.Path] = f
 			}
 		})
 	}
@@ -107,13 +95,7 @@ func visitConfs(v *vserver, fn func(*lconf)) {
 	}
 }
 
-func (a *accessLogs) close() {
-	a.once.Do(func() {
-		for _, f := range a.files {
-			f.f.Close()
-		}
-	})
-}
+func (a *accessLogs) close() { a.open.Close() }
 
 // notFound are the variables nginx reports as not found when empty.
 func notFound(name string) bool {
@@ -146,54 +128,6 @@ func (s *Server) logAccess(r *request) {
 		if l.If != "" && !script.Truthy(script.Compile(l.If).Eval(r)) {
 			continue
 		}
-		line := lf.value.Expand(r, func(name, v string) string { return escapeLog(lf.escape, name, v) }) + "\n"
-		f.mu.Lock()
-		f.f.WriteString(line)
-		f.mu.Unlock()
+		f.Write(lf.Line(r, func(name, v string) bool { return v != "" || !notFound(name) }))
 	}
-}
-
-// escapeLog escapes a variable's value for a log format.
-func escapeLog(mode, name, v string) string {
-	switch mode {
-	case "none":
-		return v
-	case "json":
-		var b strings.Builder
-		for i := 0; i < len(v); i++ {
-			switch c := v[i]; {
-			case c == '"' || c == '\\':
-				b.WriteByte('\\')
-				b.WriteByte(c)
-			case c == '\n':
-				b.WriteString(`\n`)
-			case c == '\r':
-				b.WriteString(`\r`)
-			case c == '\t':
-				b.WriteString(`\t`)
-			case c == '\b':
-				b.WriteString(`\b`)
-			case c == '\f':
-				b.WriteString(`\f`)
-			case c < 0x20:
-				fmt.Fprintf(&b, `\u%04x`, c)
-			default:
-				b.WriteByte(c)
-			}
-		}
-		return b.String()
-	}
-	if v == "" && notFound(name) {
-		return "-"
-	}
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c == '"' || c == '\\' || c < 0x20 || c > 0x7e {
-			fmt.Fprintf(&b, `\x%02X`, c)
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }
