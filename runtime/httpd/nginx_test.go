@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zonesync/zonesync/runtime/testnet/oracle"
 )
 
 // The differential harness: the same configuration runs in the real nginx
@@ -39,67 +39,21 @@ http {
 `
 
 // nginxPath returns the nginx binary, or skips the test.
-func nginxPath(t testing.TB) string {
-	t.Helper()
-	p, err := exec.LookPath("nginx")
-	if err != nil {
-		for _, c := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
-			if _, err := os.Stat(c); err == nil {
-				return c
-			}
-		}
-		t.Skip("nginx is not installed: differential test skipped")
-	}
-	return p
-}
+func nginxPath(t testing.TB) string { return oracle.Binary(t) }
 
 // startNginx runs nginx in the foreground with the configuration of dir
-// and waits until every address accepts connections.
-func startNginx(t testing.TB, bin, dir string, addrs [][2]string) {
+// and waits until every address (network, address) accepts connections.
+func startNginx(t testing.TB, _ string, dir string, addrs [][2]string) {
 	t.Helper()
-	for _, sub := range []string{"logs", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := exec.Command(bin, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"),
-		"-e", filepath.Join(dir, "logs", "error.log"), "-g", "daemon off; master_process off;")
-	out := &testLog{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
+	var ready []string
 	for _, a := range addrs {
-		for {
-			c, err := net.DialTimeout(a[0], a[1], time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case err := <-exited:
-				log, _ := os.ReadFile(filepath.Join(dir, "logs", "error.log"))
-				t.Fatalf("nginx exited: %v\n%s%s", err, out, log)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("nginx does not accept on %s: %v", a[1], err)
-			}
-			waitABit(2 * time.Millisecond)
+		if a[0] == "unix" {
+			ready = append(ready, "unix:"+a[1])
+		} else {
+			ready = append(ready, a[1])
 		}
 	}
+	oracle.Start(t, dir, ready...)
 }
 
 // waitABit pauses between two polls of an outside process.

@@ -8,16 +8,15 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/runtime/testnet"
+	"github.com/zonesync/zonesync/runtime/testnet/oracle"
 )
 
 // The differential test: the real nginx 1.22.1 proxies requests to four
@@ -75,19 +74,7 @@ http {
 `
 
 // nginxBin returns the nginx binary, or skips the test.
-func nginxBin(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	for _, c := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
-		if _, err := os.Stat(c); err == nil {
-			return c
-		}
-	}
-	t.Skip("nginx is not installed: differential test skipped")
-	return ""
-}
+func nginxBin(t *testing.T) string { return oracle.Binary(t) }
 
 // backends starts one HTTP server per name on a loopback port; each
 // answers every request with its name. It returns name -> port.
@@ -112,43 +99,9 @@ func backends(t *testing.T, names ...string) map[string]int {
 
 // runNginx starts nginx in the foreground (one process) with dir's
 // nginx.conf and waits until it accepts on addr.
-func runNginx(t *testing.T, bin, dir, addr string) {
+func runNginx(t *testing.T, _ string, dir, addr string) {
 	t.Helper()
-	cmd := exec.Command(bin, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"),
-		"-e", filepath.Join(dir, "logs", "error.log"), "-g", "daemon off; master_process off;")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "logs", "error.log"))
-			t.Fatalf("nginx exited: %v\n%s%s", err, out.String(), log)
-		case <-time.After(2 * time.Millisecond): // polling another process
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx does not accept on %s: %v", addr, err)
-		}
-	}
+	oracle.Start(t, dir, addr)
 }
 
 // ask sends GET uri to addr from the local address from (nil: any) and

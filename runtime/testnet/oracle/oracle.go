@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,14 +21,20 @@ import (
 // stream block must load.
 const StreamModule = "/usr/lib/nginx/modules/ngx_stream_module.so"
 
-// Binary returns the nginx on PATH; without one the test is skipped.
+// Binary returns the nginx on PATH, or in /usr/sbin or /usr/local/sbin
+// (not on every user's PATH); without one the test is skipped.
 func Binary(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		t.Skip("nginx is not installed: differential test skipped")
+	if bin, err := exec.LookPath("nginx"); err == nil {
+		return bin
 	}
-	return bin
+	for _, c := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
+		if _, err := os.Stat(c); err == nil {
+			return c
+		}
+	}
+	t.Skip("nginx is not installed: differential test skipped")
+	return ""
 }
 
 // LoadStream returns the load_module line of the stream module; without
@@ -54,7 +61,8 @@ func (n *Nginx) ErrorLog() string {
 
 // Start runs nginx with dir/nginx.conf and dir as its prefix (logs/ and
 // tmp/ are created) until the test ends, and waits until every ready
-// address ("host:port", TCP) accepts a connection, at most 10 s. If nginx
+// address ("host:port" for TCP, "unix:PATH") accepts a connection, at
+// most 10 s. If nginx
 // exits or does not get ready, the test fails with nginx's output and
 // error log. A ready probe should be a server that keeps no state (one
 // answering with return), as its connection is accepted and closed.
@@ -87,7 +95,11 @@ func Start(t testing.TB, dir string, ready ...string) *Nginx {
 	deadline := time.Now().Add(10 * time.Second)
 	for _, addr := range ready {
 		for {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
+			network, a := "tcp", addr
+			if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+				network, a = "unix", path
+			}
+			c, err := net.DialTimeout(network, a, time.Second)
 			if err == nil {
 				c.Close()
 				break
