@@ -190,24 +190,8 @@ func (pk *Pick) getConsistent(now time.Time) *Peer {
 	}
 	for {
 		server := g.points[pk.hash%uint32(len(g.points))].server
-		var best *Peer
-		total := 0
-		for _, p := range pk.tier.list {
-			if p.server != server || !pk.usable(p, now) {
-				continue
-			}
-			p.current += p.effective
-			total += p.effective
-			if p.effective < p.Weight {
-				p.effective++
-			}
-			if best == nil || p.current > best.current {
-				best = p
-			}
-		}
-		if best != nil {
-			best.current -= total
-			return pk.take(best, now)
+		if p := pk.smooth(now, nil, func(p *Peer) bool { return p.server == server && pk.usable(p, now) }); p != nil {
+			return p
 		}
 		pk.hash++
 		if pk.miss() {

@@ -370,10 +370,18 @@ func (pk *Pick) take(p *Peer, now time.Time) *Peer {
 // best is ngx_http_upstream_get_peer: the smooth weighted round robin;
 // a sticky request's peer (force) is the winner whatever the weights.
 func (pk *Pick) best(now time.Time, force *Peer) *Peer {
+	return pk.smooth(now, force, func(p *Peer) bool { return p == force || pk.usable(p, now) })
+}
+
+// smooth is one round of the smooth weighted round robin over the peers
+// of the tier that in admits: each gains its effective weight, the one
+// with the most (or force, when set) wins and loses the round's total.
+// It returns the winner, taken, or nil when in admits none.
+func (pk *Pick) smooth(now time.Time, force *Peer, in func(*Peer) bool) *Peer {
 	var best *Peer
 	total := 0
 	for _, p := range pk.tier.list {
-		if p != force && !pk.usable(p, now) {
+		if !in(p) {
 			continue
 		}
 		p.current += p.effective
