@@ -242,7 +242,7 @@ func TestClusterLimitReqAccuracy(t *testing.T) {
 		burst    = 5
 		factor   = 10 // the client sends factor·rate requests per second
 		duration = 3 * time.Second
-		maxRatio = 1.25 // at 100ms; measured 1.00–1.03 since charges add up across nodes (3.0 before)
+		maxRatio = 1.15 // at 100ms (the issue asks 1.10 at full scale); measured 1.00–1.03 since charges add up across nodes (3.0 before)
 	)
 	for _, tc := range []struct {
 		interval string
