@@ -52,24 +52,6 @@ func zonesyncBinary(t *testing.T) string {
 	return builtBin
 }
 
-// lockedBuffer collects a process's log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // clusterNode is one zonesync process.
 type clusterNode struct {
 	t        *testing.T
@@ -78,7 +60,7 @@ type clusterNode struct {
 	apiPort  int
 	syncAddr string // host:port of its zone_sync listen
 	cmd      *exec.Cmd
-	log      *lockedBuffer
+	log      *testnet.Buffer
 	exited   chan struct{}
 }
 
@@ -182,7 +164,7 @@ func syncAddrs(t *testing.T, n int) []string {
 
 func (n *clusterNode) start() {
 	n.t.Helper()
-	n.log = &lockedBuffer{}
+	n.log = &testnet.Buffer{}
 	n.cmd = exec.Command(zonesyncBinary(n.t), "-p", n.dir+"/", "-c", filepath.Join(n.dir, "nginx.conf"))
 	n.cmd.Stderr = n.log
 	if err := n.cmd.Start(); err != nil {

@@ -1,7 +1,6 @@
 package streamd
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/zonesync/zonesync/directives"
 	"github.com/zonesync/zonesync/runtime/errlog"
+	"github.com/zonesync/zonesync/runtime/testnet"
 )
 
 // Backends on loopback for the proxy tests. Each is closed when the test
@@ -148,24 +148,13 @@ func blackhole(t testing.TB) string {
 }
 
 // logBuffer collects the node's error log in nginx's format.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logBuffer struct{ testnet.Buffer }
 
 var logPrefix = regexp.MustCompile(`(?m)^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: `)
 
 // lines returns the log without dates and pids: "[error] *1 connect()...".
 func (l *logBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := logPrefix.ReplaceAllString(l.b.String(), "$1 ")
+	s := logPrefix.ReplaceAllString(l.String(), "$1 ")
 	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
 

@@ -5,16 +5,16 @@
 package oracle
 
 import (
-	"bytes"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zonesync/zonesync/runtime/testnet"
 )
 
 // StreamModule is Debian's stream module, which a configuration with a
@@ -50,7 +50,7 @@ func LoadStream(t testing.TB) string {
 // Nginx is a running nginx.
 type Nginx struct {
 	Dir string // its prefix, holding nginx.conf and logs/
-	out lockedBuffer
+	out testnet.Buffer
 }
 
 // ErrorLog returns what nginx wrote to logs/error.log so far.
@@ -117,21 +117,4 @@ func Start(t testing.TB, dir string, ready ...string) *Nginx {
 		}
 	}
 	return n
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
