@@ -26,6 +26,7 @@ type listener struct {
 	specific map[netip.Addr]*addrConf // addresses this wildcard socket serves
 	ipv6only int
 	ln       net.Listener
+	parked   bool // stopped, to be parked in the Handover at shutdown
 }
 
 // confFor returns the address configuration of a connection that arrived

@@ -49,6 +49,10 @@ type Deps struct {
 	// Wait pauses a request limit_req delays, until d has passed or ctx
 	// ends (then it returns ctx's error); nil waits on a timer.
 	Wait func(ctx context.Context, d time.Duration) error
+	// Handover, if set, carries the listening sockets over a reload:
+	// Listen takes the sockets it parked, Shutdown parks them instead
+	// of closing them.
+	Handover *sockets.Handover
 }
 
 // Server runs the http servers of one configuration.
@@ -187,7 +191,7 @@ func (s *Server) Listen() error {
 	for i, l := range s.listeners {
 		specs[i] = l.spec()
 	}
-	lns, err := sockets.ListenAll(specs)
+	lns, err := sockets.ListenAll(specs, s.deps.Handover)
 	if err != nil {
 		return err
 	}
@@ -256,11 +260,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closing.CompareAndSwap(false, true) {
 		close(s.stop)
-		for _, l := range s.listeners {
-			if l.ln != nil {
-				l.ln.Close()
-			}
-		}
+		s.stopListeners()
 	}
 	for c := range s.conns {
 		c.closeIfIdle()
@@ -274,6 +274,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
+	defer s.parkListeners(done)
 	select {
 	case <-done:
 		return nil
@@ -289,4 +290,34 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	<-done
 	return fmt.Errorf("httpd: shutdown forced: %w", ctx.Err())
+}
+
+// stopListeners ends the accept loops: with a Handover the sockets stay
+// open for the next configuration's servers (see sockets.Handover), else
+// they close.
+func (s *Server) stopListeners() {
+	for _, l := range s.listeners {
+		if l.ln == nil {
+			continue
+		}
+		if s.deps.Handover != nil && sockets.Stop(l.ln) {
+			l.parked = true
+			continue
+		}
+		l.ln.Close()
+	}
+}
+
+// parkListeners hands the stopped sockets to the Handover once every
+// accept loop has ended (done is closed).
+func (s *Server) parkListeners(done <-chan struct{}) {
+	<-done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		if l.parked {
+			s.deps.Handover.Park(l.spec(), l.ln)
+			l.parked, l.ln = false, nil
+		}
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/zonesync/zonesync/runtime/api"
 	"github.com/zonesync/zonesync/runtime/errlog"
 	"github.com/zonesync/zonesync/runtime/httpd"
+	"github.com/zonesync/zonesync/runtime/sockets"
 	"github.com/zonesync/zonesync/runtime/streamd"
 	"github.com/zonesync/zonesync/runtime/sync/cluster"
 	"github.com/zonesync/zonesync/runtime/zone"
@@ -74,6 +75,9 @@ type Node struct {
 	saverWG sync.WaitGroup
 	// saveMu keeps a state save off stores a reload is closing.
 	saveMu sync.Mutex
+	// handover carries the listening sockets of the HTTP and stream
+	// servers from one configuration to the next.
+	handover sockets.Handover
 }
 
 // stateSaveInterval is the largest delay between a change to a keyval zone
@@ -192,13 +196,15 @@ func (n *Node) start(cfg *directives.Config, old *generation) (*generation, erro
 			}
 			return nil
 		},
-		Stats: stats,
+		Stats:    stats,
+		Handover: &n.handover,
 	})
 	if err != nil {
 		return nil, err
 	}
 	g.stream, err = streamd.New(cfg, streamd.Deps{
-		Log: n.log.Zerolog(),
+		Log:      n.log.Zerolog(),
+		Handover: &n.handover,
 		Zone: func(name string) streamd.KeyvalLookup {
 			if s := zones.Keyval(name, true); s != nil {
 				return s
@@ -211,8 +217,10 @@ func (n *Node) start(cfg *directives.Config, old *generation) (*generation, erro
 	}
 	n.warnUnimplemented(cfg, g)
 	if old != nil {
-		// nginx hands its listening sockets to the new workers; zonesync
-		// closes the old servers' sockets before binding the new ones.
+		// As nginx hands its listening sockets to the new workers, the
+		// old servers park theirs in n.handover and the new ones take
+		// those of the addresses they keep: connections that arrive in
+		// between wait in the sockets' backlogs.
 		stopServers(old, false)
 	}
 	if err := g.http.Listen(); err != nil {
@@ -323,6 +331,8 @@ func (n *Node) reload() {
 	old := n.gen
 	n.mu.Unlock()
 	gen, err := n.start(cfg, old)
+	// The sockets of the addresses the configuration dropped.
+	defer n.handover.Close()
 	if err != nil {
 		n.log.Logf(directives.Emerg, "%v", err)
 		// The old servers were stopped to free their addresses: bring
@@ -356,6 +366,7 @@ func (n *Node) stop(graceful bool) {
 	if g != nil {
 		stopServers(g, graceful)
 	}
+	n.handover.Close()
 	n.stopSaver()
 	if g != nil {
 		n.saveMu.Lock()

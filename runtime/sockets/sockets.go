@@ -99,19 +99,30 @@ type Spec struct {
 }
 
 // ListenAll opens every socket in order, as nginx opens its listening
-// sockets; if one fails, those already opened are closed and its error is
-// returned.
-func ListenAll(specs []Spec) ([]net.Listener, error) {
+// sockets, taking a socket the Handover h parked for the same Spec before
+// binding a new one (h may be nil). If one fails, the sockets bound so far
+// are closed, those taken are parked again, and its error is returned.
+func ListenAll(specs []Spec, h *Handover) ([]net.Listener, error) {
 	lns := make([]net.Listener, 0, len(specs))
+	taken := make([]bool, 0, len(specs))
 	for _, s := range specs {
+		if ln := h.take(s); ln != nil {
+			lns, taken = append(lns, ln), append(taken, true)
+			continue
+		}
 		ln, err := Listen(s.Network, s.Address, s.Text, s.DualStack)
 		if err != nil {
-			for _, o := range lns {
-				o.Close()
+			for i, o := range lns {
+				if taken[i] {
+					Stop(o)
+					h.Park(specs[i], o)
+				} else {
+					o.Close()
+				}
 			}
 			return nil, err
 		}
-		lns = append(lns, ln)
+		lns, taken = append(lns, ln), append(taken, false)
 	}
 	return lns, nil
 }

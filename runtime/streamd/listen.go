@@ -29,6 +29,7 @@ type listener struct {
 	specific map[netip.Addr]*server
 	ipv6only bool
 	ln       net.Listener
+	parked   bool // stopped, to be parked in the Handover at shutdown
 }
 
 // serverFor returns the server of a connection that arrived on local.

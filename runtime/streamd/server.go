@@ -38,6 +38,10 @@ type Deps struct {
 	Zone func(name string) KeyvalLookup
 	// Now is the clock of $msec and $time_local; time.Now when nil.
 	Now func() time.Time
+	// Handover, if set, carries the listening sockets over a reload:
+	// Listen takes the sockets it parked, Shutdown parks them instead
+	// of closing them.
+	Handover *sockets.Handover
 }
 
 // Skipped is a stream server this core does not run, and why.
@@ -312,7 +316,7 @@ func (s *Server) Listen() error {
 	for i, l := range s.listeners {
 		specs[i] = l.spec()
 	}
-	lns, err := sockets.ListenAll(specs)
+	lns, err := sockets.ListenAll(specs, s.deps.Handover)
 	if err != nil {
 		return err
 	}
@@ -380,11 +384,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closing.CompareAndSwap(false, true) {
 		close(s.stop)
-		for _, l := range s.listeners {
-			if l.ln != nil {
-				l.ln.Close()
-			}
-		}
+		s.stopListeners()
 	}
 	s.mu.Unlock()
 	defer s.logs.close()
@@ -393,6 +393,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
+	defer s.parkListeners(done)
 	select {
 	case <-done:
 		return nil
@@ -406,4 +407,34 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	<-done
 	return fmt.Errorf("streamd: shutdown forced: %w", ctx.Err())
+}
+
+// stopListeners ends the accept loops: with a Handover the sockets stay
+// open for the next configuration's servers (see sockets.Handover), else
+// they close.
+func (s *Server) stopListeners() {
+	for _, l := range s.listeners {
+		if l.ln == nil {
+			continue
+		}
+		if s.deps.Handover != nil && sockets.Stop(l.ln) {
+			l.parked = true
+			continue
+		}
+		l.ln.Close()
+	}
+}
+
+// parkListeners hands the stopped sockets to the Handover once every
+// accept loop has ended (done is closed).
+func (s *Server) parkListeners(done <-chan struct{}) {
+	<-done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		if l.parked {
+			s.deps.Handover.Park(l.spec(), l.ln)
+			l.parked, l.ln = false, nil
+		}
+	}
 }
