@@ -55,6 +55,7 @@ type conn struct {
 
 	mu       sync.Mutex
 	idle     bool
+	served   bool // a request has begun on it (under mu)
 	closed   bool
 	upstream net.Conn // the upstream connection the current request uses, if any
 }
@@ -134,14 +135,20 @@ func (c *conn) setIdle(idle bool) bool {
 		return false
 	}
 	c.idle = idle
+	if !idle {
+		c.served = true
+	}
 	return true
 }
 
-// closeIfIdle closes the connection when it waits for a request.
+// closeIfIdle closes the connection when it waits for another request
+// (keep-alive). A connection still waiting for its first one is left to
+// read it: it was accepted, so its client is sending a request that is
+// answered before the connection closes.
 func (c *conn) closeIfIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.idle && !c.closed {
+	if c.idle && c.served && !c.closed {
 		c.closed = true
 		c.nc.Close()
 	}

@@ -81,6 +81,8 @@ type Server struct {
 	connSeq   atomic.Uint64
 	date      atomic.Pointer[cachedDate] // the Date header of the current second
 	wg        sync.WaitGroup
+	accepting sync.WaitGroup // the accept loops, also counted in wg
+	forced    bool           // Shutdown's context ended: connections close (under mu)
 }
 
 // New compiles the http block of cfg. It binds nothing.
@@ -214,6 +216,7 @@ func (s *Server) Serve() {
 	for _, l := range s.listeners {
 		if l.ln != nil {
 			s.wg.Add(1)
+			s.accepting.Add(1)
 			go s.acceptLoop(l)
 		}
 	}
@@ -227,11 +230,15 @@ func (s *Server) isClosing() bool { return s.closing.Load() }
 // acceptLoop accepts the connections of one socket.
 func (s *Server) acceptLoop(l *listener) {
 	defer s.wg.Done()
+	defer s.accepting.Done()
 	logErr := func(err error) { s.log.Error().Err(err).Str("listen", l.text).Msg("accept() failed") }
 	sockets.AcceptLoop(l.ln, s.stop, s.isClosing, logErr, func(nc net.Conn) {
 		c := s.newConn(l, nc)
 		s.mu.Lock()
-		if s.isClosing() {
+		// A connection accepted as a graceful shutdown began is served
+		// (its client is already sending); once the shutdown is forced,
+		// none is.
+		if s.forced {
 			s.mu.Unlock()
 			nc.Close()
 			return
@@ -252,6 +259,20 @@ func (s *Server) connDone(c *conn) {
 	s.wg.Done()
 }
 
+// StopAccepting ends the accept loops and returns once they have; with
+// a Handover the sockets are parked there for the next configuration's
+// servers at once. Connections in progress go on until Shutdown.
+func (s *Server) StopAccepting() {
+	s.mu.Lock()
+	if s.closing.CompareAndSwap(false, true) {
+		close(s.stop)
+		s.stopListeners()
+	}
+	s.mu.Unlock()
+	s.accepting.Wait()
+	s.parkListeners()
+}
+
 // Shutdown stops the server: the sockets close, idle connections close,
 // and requests in progress finish (nginx's graceful QUIT) unless ctx ends
 // first, when every connection is closed at once (TERM). It waits for all
@@ -266,6 +287,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.closeIfIdle()
 	}
 	s.mu.Unlock()
+	s.accepting.Wait()
+	s.parkListeners()
 	if s.accessLog != nil {
 		defer s.accessLog.close()
 	}
@@ -274,7 +297,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
-	defer s.parkListeners(done)
 	select {
 	case <-done:
 		return nil
@@ -283,6 +305,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// The connections close before the requests' context ends, so that
 	// no handler that returns on it gets an answer out.
 	s.mu.Lock()
+	s.forced = true
 	for c := range s.conns {
 		c.forceClose()
 	}
@@ -308,10 +331,9 @@ func (s *Server) stopListeners() {
 	}
 }
 
-// parkListeners hands the stopped sockets to the Handover once every
-// accept loop has ended (done is closed).
-func (s *Server) parkListeners(done <-chan struct{}) {
-	<-done
+// parkListeners hands the stopped sockets to the Handover; the accept
+// loops have ended.
+func (s *Server) parkListeners() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.listeners {

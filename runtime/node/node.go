@@ -78,6 +78,8 @@ type Node struct {
 	// handover carries the listening sockets of the HTTP and stream
 	// servers from one configuration to the next.
 	handover sockets.Handover
+	// draining is closed when the last drain has ended.
+	draining chan struct{}
 }
 
 // stateSaveInterval is the largest delay between a change to a keyval zone
@@ -218,10 +220,16 @@ func (n *Node) start(cfg *directives.Config, old *generation) (*generation, erro
 	n.warnUnimplemented(cfg, g)
 	if old != nil {
 		// As nginx hands its listening sockets to the new workers, the
-		// old servers park theirs in n.handover and the new ones take
-		// those of the addresses they keep: connections that arrive in
-		// between wait in the sockets' backlogs.
-		stopServers(old, false)
+		// old servers stop accepting and park theirs in n.handover, and
+		// the new ones take those of the addresses they keep:
+		// connections that arrive in between wait in the sockets'
+		// backlogs. The old servers' requests in flight go on (see
+		// drain); the old cluster frees its address at once.
+		old.http.StopAccepting()
+		old.stream.StopAccepting()
+		if old.cluster != nil {
+			old.cluster.Stop(false)
+		}
 	}
 	if err := g.http.Listen(); err != nil {
 		return nil, err
@@ -335,12 +343,13 @@ func (n *Node) reload() {
 	defer n.handover.Close()
 	if err != nil {
 		n.log.Logf(directives.Emerg, "%v", err)
-		// The old servers were stopped to free their addresses: bring
-		// the old configuration back.
+		// The old servers stopped accepting to hand their sockets over:
+		// bring the old configuration back.
 		if back, err2 := n.start(old.cfg, old); err2 == nil {
 			n.mu.Lock()
 			n.gen = back
 			n.mu.Unlock()
+			n.drain(old, back)
 		} else {
 			n.log.Logf(directives.Alert, "cannot restore the previous configuration: %v", err2)
 		}
@@ -351,11 +360,35 @@ func (n *Node) reload() {
 	n.gen = gen
 	n.reloads++
 	n.mu.Unlock()
-	// The old servers are stopped: the zones the new configuration
-	// dropped or replaced can give their memory back.
-	n.saveMu.Lock()
-	old.zones.closeUnused(gen.zones)
-	n.saveMu.Unlock()
+	n.drain(old, gen)
+}
+
+// drain lets the servers of a replaced configuration finish the requests
+// and sessions in flight, as nginx's old workers do (within
+// gracefulTimeout, as worker_shutdown_timeout would bound them), then gives
+// back the memory of the zones the current configuration cur dropped or
+// replaced, which those requests may still use. Drains run one after the
+// other's zones are given back, so a zone two reloads in a row drop is
+// never freed under a request of the first.
+func (n *Node) drain(old, cur *generation) {
+	n.mu.Lock()
+	prev := n.draining
+	done := make(chan struct{})
+	n.draining = done
+	n.mu.Unlock()
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), gracefulTimeout)
+		defer cancel()
+		old.http.Shutdown(ctx)
+		old.stream.Shutdown(ctx)
+		if prev != nil {
+			<-prev
+		}
+		n.saveMu.Lock()
+		old.zones.closeUnused(cur.zones)
+		n.saveMu.Unlock()
+	}()
 }
 
 // stop stops serving: gracefully (QUIT) lets requests in flight finish.
@@ -365,6 +398,15 @@ func (n *Node) stop(graceful bool) {
 	n.mu.Unlock()
 	if g != nil {
 		stopServers(g, graceful)
+	}
+	if graceful {
+		// The requests of configurations replaced just before end too.
+		n.mu.Lock()
+		d := n.draining
+		n.mu.Unlock()
+		if d != nil {
+			<-d
+		}
 	}
 	n.handover.Close()
 	n.stopSaver()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,5 +289,72 @@ func TestDenyListThroughAPI(t *testing.T) {
 	}
 	if code, _ := get(t, appURL); code != 200 {
 		t.Fatalf("an unblocked client got %d, want 200", code)
+	}
+}
+
+// A reload lets the old configuration's requests in flight finish, as
+// nginx's old workers do, while the new configuration serves new ones on
+// the same socket.
+func TestReloadFinishesRequestsInFlight(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(arrived)
+			<-release
+		}
+		io.WriteString(w, "done "+r.URL.Path)
+	}))
+	defer backend.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	proxyPort := freePort(t)
+	extra := func(zone string) string {
+		return fmt.Sprintf(`%s
+    server {
+        listen 127.0.0.1:%d;
+        location / { proxy_pass %s; }
+    }`, zone, proxyPort, backend.URL)
+	}
+	n := startNode(t, extra(""))
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	slow := make(chan answer, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/slow", proxyPort))
+		if err != nil {
+			slow <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		slow <- answer{resp.StatusCode, string(b), err}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow request never reached the backend")
+	}
+	n.write(extra("keyval_zone zone=two:1m;"))
+	n.signals <- syscall.SIGHUP
+	eventually(t, "the reload", func() bool { return zoneExists(n, "two") })
+	if code, body := get(t, fmt.Sprintf("http://127.0.0.1:%d/fast", proxyPort)); code != 200 || body != "done /fast" {
+		t.Fatalf("a new request after the reload: %d %q", code, body)
+	}
+	close(release)
+	select {
+	case a := <-slow:
+		if a.err != nil || a.code != 200 || a.body != "done /slow" {
+			t.Fatalf("the request in flight during the reload: %d %q %v", a.code, a.body, a.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request in flight never finished")
 	}
 }

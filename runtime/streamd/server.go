@@ -76,6 +76,7 @@ type Server struct {
 	stop      chan struct{}
 	seq       atomic.Uint64
 	wg        sync.WaitGroup
+	accepting sync.WaitGroup // the accept loops, also counted in wg
 }
 
 // server is one stream server block this core runs.
@@ -339,6 +340,7 @@ func (s *Server) Serve() {
 	for _, l := range s.listeners {
 		if l.ln != nil {
 			s.wg.Add(1)
+			s.accepting.Add(1)
 			go s.acceptLoop(l)
 		}
 	}
@@ -349,6 +351,7 @@ func (s *Server) Serve() {
 
 func (s *Server) acceptLoop(l *listener) {
 	defer s.wg.Done()
+	defer s.accepting.Done()
 	logErr := func(err error) { s.log.Error().Err(err).Str("listen", l.text).Msg("accept() failed") }
 	sockets.AcceptLoop(l.ln, s.stop, s.closing.Load, logErr, func(nc net.Conn) {
 		ss := &session{s: s, srv: l.serverFor(nc.LocalAddr()), nc: nc, start: s.now(), listenText: l.text}
@@ -377,6 +380,20 @@ func (s *Server) sessionDone(ss *session) {
 	s.wg.Done()
 }
 
+// StopAccepting ends the accept loops and returns once they have; with
+// a Handover the sockets are parked there for the next configuration's
+// servers at once. Connections in progress go on until Shutdown.
+func (s *Server) StopAccepting() {
+	s.mu.Lock()
+	if s.closing.CompareAndSwap(false, true) {
+		close(s.stop)
+		s.stopListeners()
+	}
+	s.mu.Unlock()
+	s.accepting.Wait()
+	s.parkListeners()
+}
+
 // Shutdown stops accepting, lets sessions in progress end (nginx's QUIT)
 // unless ctx ends first, when every session is closed at once. It waits
 // for all goroutines and may be called again.
@@ -387,13 +404,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopListeners()
 	}
 	s.mu.Unlock()
+	s.accepting.Wait()
+	s.parkListeners()
 	defer s.logs.close()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
 		close(done)
 	}()
-	defer s.parkListeners(done)
 	select {
 	case <-done:
 		return nil
@@ -425,10 +443,9 @@ func (s *Server) stopListeners() {
 	}
 }
 
-// parkListeners hands the stopped sockets to the Handover once every
-// accept loop has ended (done is closed).
-func (s *Server) parkListeners(done <-chan struct{}) {
-	<-done
+// parkListeners hands the stopped sockets to the Handover; the accept
+// loops have ended.
+func (s *Server) parkListeners() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.listeners {
