@@ -25,8 +25,6 @@ type listener struct {
 	conf     *addrConf
 	specific map[netip.Addr]*addrConf // addresses this wildcard socket serves
 	ipv6only int
-	ln       net.Listener
-	parked   bool // stopped, to be parked in the Handover at shutdown
 }
 
 // confFor returns the address configuration of a connection that arrived

@@ -72,17 +72,16 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	conns     map[*conn]struct{}
-	listening bool
-	serving   bool
-	closing   atomic.Bool
-	stop      chan struct{}
-	connSeq   atomic.Uint64
-	date      atomic.Pointer[cachedDate] // the Date header of the current second
-	wg        sync.WaitGroup
-	accepting sync.WaitGroup // the accept loops, also counted in wg
-	forced    bool           // Shutdown's context ended: connections close (under mu)
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	sockets *sockets.Set // nil until Listen
+	serving bool
+	closing atomic.Bool
+	stop    chan struct{}
+	connSeq atomic.Uint64
+	date    atomic.Pointer[cachedDate] // the Date header of the current second
+	wg      sync.WaitGroup
+	forced  bool // Shutdown's context ended: connections close (under mu)
 }
 
 // New compiles the http block of cfg. It binds nothing.
@@ -168,13 +167,10 @@ var implemented = []string{
 func (s *Server) Addrs() []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []net.Addr
-	for _, l := range s.listeners {
-		if l.ln != nil {
-			out = append(out, l.ln.Addr())
-		}
+	if s.sockets == nil {
+		return nil
 	}
-	return out
+	return s.sockets.Addrs()
 }
 
 // Listen binds every listening address. On failure the sockets bound so
@@ -183,7 +179,7 @@ func (s *Server) Addrs() []net.Addr {
 func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.listening {
+	if s.sockets != nil {
 		return errors.New("httpd: Listen called twice")
 	}
 	if s.closing.Load() {
@@ -193,14 +189,11 @@ func (s *Server) Listen() error {
 	for i, l := range s.listeners {
 		specs[i] = l.spec()
 	}
-	lns, err := sockets.ListenAll(specs, s.deps.Handover)
-	if err != nil {
+	set := sockets.NewSet(specs, s.deps.Handover)
+	if err := set.Listen(); err != nil {
 		return err
 	}
-	for i, l := range s.listeners {
-		l.ln = lns[i]
-	}
-	s.listening = true
+	s.sockets = set
 	return nil
 }
 
@@ -213,26 +206,24 @@ func (s *Server) Serve() {
 		return
 	}
 	s.serving = true
-	for _, l := range s.listeners {
-		if l.ln != nil {
-			s.wg.Add(1)
-			s.accepting.Add(1)
-			go s.acceptLoop(l)
-		}
+	if s.sockets != nil {
+		s.sockets.Accept(func(i int, ln net.Listener) { s.acceptLoop(s.listeners[i], ln) })
 	}
 	s.mu.Unlock()
 	<-s.stop
+	// The accept loops end first: they are what adds connections to wg.
+	if s.sockets != nil {
+		s.sockets.Wait()
+	}
 	s.wg.Wait()
 }
 
 func (s *Server) isClosing() bool { return s.closing.Load() }
 
 // acceptLoop accepts the connections of one socket.
-func (s *Server) acceptLoop(l *listener) {
-	defer s.wg.Done()
-	defer s.accepting.Done()
+func (s *Server) acceptLoop(l *listener, ln net.Listener) {
 	logErr := func(err error) { s.log.Error().Err(err).Str("listen", l.text).Msg("accept() failed") }
-	sockets.AcceptLoop(l.ln, s.stop, s.isClosing, logErr, func(nc net.Conn) {
+	sockets.AcceptLoop(ln, s.stop, s.isClosing, logErr, func(nc net.Conn) {
 		c := s.newConn(l, nc)
 		s.mu.Lock()
 		// A connection accepted as a graceful shutdown began is served
@@ -269,7 +260,6 @@ func (s *Server) StopAccepting() {
 		s.stopListeners()
 	}
 	s.mu.Unlock()
-	s.accepting.Wait()
 	s.parkListeners()
 }
 
@@ -287,7 +277,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.closeIfIdle()
 	}
 	s.mu.Unlock()
-	s.accepting.Wait()
 	s.parkListeners()
 	if s.accessLog != nil {
 		defer s.accessLog.close()
@@ -315,31 +304,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return fmt.Errorf("httpd: shutdown forced: %w", ctx.Err())
 }
 
-// stopListeners ends the accept loops: with a Handover the sockets stay
-// open for the next configuration's servers (see sockets.Handover), else
-// they close.
+// stopListeners ends the accept loops (see sockets.Set.Stop).
 func (s *Server) stopListeners() {
-	for _, l := range s.listeners {
-		if l.ln == nil {
-			continue
-		}
-		if s.deps.Handover != nil && sockets.Stop(l.ln) {
-			l.parked = true
-			continue
-		}
-		l.ln.Close()
+	if s.sockets != nil {
+		s.sockets.Stop()
 	}
 }
 
-// parkListeners hands the stopped sockets to the Handover; the accept
-// loops have ended.
+// parkListeners waits for the accept loops to end and parks the stopped
+// sockets in the Handover.
 func (s *Server) parkListeners() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.listeners {
-		if l.parked {
-			s.deps.Handover.Park(l.spec(), l.ln)
-			l.parked, l.ln = false, nil
-		}
+	if s.sockets != nil {
+		s.sockets.Park()
 	}
 }

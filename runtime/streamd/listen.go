@@ -28,8 +28,6 @@ type listener struct {
 	srv      *server
 	specific map[netip.Addr]*server
 	ipv6only bool
-	ln       net.Listener
-	parked   bool // stopped, to be parked in the Handover at shutdown
 }
 
 // serverFor returns the server of a connection that arrived on local.
