@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -198,6 +199,14 @@ func (c diffCase) exchange(t *testing.T, sd side) []string {
 		if r.closed {
 			break
 		}
+	}
+	// Wait until the server is done with the connection, access log
+	// lines written: half-close it and read to its end, so that the next
+	// case's lines come after this one's on both sides.
+	if cw, ok := cl.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		cl.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, cl.br)
 	}
 	return out
 }
